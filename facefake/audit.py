@@ -9,7 +9,7 @@ __all__ = ['SUBSAMPLING', 'NUMERIC', 'CATEGORICAL', 'MARKER', 'jpeg_quality', 'f
            'metadata_accuracy', 'exclusive_share', 'class_summary', 'AuditReport', 'audit', 'read_layout_lazy',
            'plot_audit', 'reencode', 'audit_cli']
 
-# %% ../nbs/04_audit.ipynb #9c90c536
+# %% ../nbs/04_audit.ipynb #a453599a
 import io, json, os, shutil
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -18,7 +18,7 @@ from fastcore.parallel import parallel
 from fastcore.script import call_parse
 from .core import BadImageError, MAX_PIXELS, load_image, prepare, image_files
 
-# %% ../nbs/04_audit.ipynb #11f560be
+# %% ../nbs/04_audit.ipynb #0ab60967
 def _tables_by_quality() -> np.ndarray:
     "The (luma + chroma) quantisation tables libjpeg uses at qualities 1..100, as a (100, 128) array."
     img = Image.new('RGB', (16, 16), (128, 90, 60))
@@ -41,7 +41,7 @@ def jpeg_quality(img:Image.Image) -> float:
     if len(t) != _QTABLES.shape[1]: return float('nan')
     return float(np.argmin(np.abs(np.log(_QTABLES) - np.log(np.maximum(t, 1))).sum(1)) + 1)
 
-# %% ../nbs/04_audit.ipynb #1129f2e3
+# %% ../nbs/04_audit.ipynb #52cde152
 SUBSAMPLING = {-1: 'n/a', 0: '4:4:4', 1: '4:2:2', 2: '4:2:0'}
 
 def file_metadata(path:Path) -> dict:
@@ -62,7 +62,7 @@ def file_metadata(path:Path) -> dict:
     except Exception as e: res.update(ok=False, error=f"{path.name}: {e}")
     return res
 
-# %% ../nbs/04_audit.ipynb #7cc519da
+# %% ../nbs/04_audit.ipynb #274ef2cd
 NUMERIC = ['width', 'height', 'file_kb', 'bits_per_pixel', 'jpeg_quality']
 CATEGORICAL = ['format', 'mode', 'subsampling', 'progressive', 'exif', 'icc']
 
@@ -70,10 +70,10 @@ def metadata_table(df:pd.DataFrame, # a table with `path` and `label` (from `rea
                    n_workers:int=2,  # worker processes
                   ) -> pd.DataFrame:
     "`df` joined with `file_metadata` of every file."
-    meta = parallel(file_metadata, list(df.path), n_workers=n_workers, progress=False)
-    return pd.concat([df.reset_index(drop=True), pd.DataFrame(list(meta))], axis=1)
+    meta = pd.DataFrame(list(parallel(file_metadata, list(df.path), n_workers=n_workers, progress=False)))
+    return pd.concat([df.drop(columns=[c for c in meta.columns if c in df]).reset_index(drop=True), meta], axis=1)
 
-# %% ../nbs/04_audit.ipynb #1c164a8e
+# %% ../nbs/04_audit.ipynb #d10cd7ee
 def _features(meta:pd.DataFrame, cols:list) -> np.ndarray:
     num = [c for c in cols if c in NUMERIC]
     cat = [c for c in cols if c in CATEGORICAL]
@@ -96,7 +96,7 @@ def metadata_accuracy(meta:pd.DataFrame,     # a table from `metadata_table`
     s = cross_val_score(DecisionTreeClassifier(max_depth=4, min_samples_leaf=5, random_state=seed), X, y, cv=cv, scoring='balanced_accuracy')
     return float(s.mean()), float(s.std())
 
-# %% ../nbs/04_audit.ipynb #e8fd8d91
+# %% ../nbs/04_audit.ipynb #e5affc1a
 def exclusive_share(meta:pd.DataFrame, col:str) -> dict:
     "Per class: the share of its images whose `col` value appears in no other class."
     ok = meta[meta.ok.astype(bool)]
@@ -107,7 +107,7 @@ def exclusive_share(meta:pd.DataFrame, col:str) -> dict:
         res[label] = float((~mine.isin(others)).mean())
     return res
 
-# %% ../nbs/04_audit.ipynb #150863c2
+# %% ../nbs/04_audit.ipynb #ce409c86
 def class_summary(meta:pd.DataFrame) -> pd.DataFrame:
     "Per-class summary: median of numeric features and the most common value (with its share) of the others."
     ok = meta[meta.ok.astype(bool)]
@@ -181,13 +181,15 @@ def read_layout_lazy(src):
     df.attrs['root'] = str(root)
     return df
 
-# %% ../nbs/04_audit.ipynb #51bf81c1
+# %% ../nbs/04_audit.ipynb #521ce212
 def plot_audit(report:AuditReport, cols:list=('width', 'file_kb', 'bits_per_pixel', 'jpeg_quality', 'subsampling', 'exif')):
     "Per-class distributions of the chosen metadata columns, one panel each."
     import matplotlib.pyplot as plt, seaborn as sns
     ok = report.meta[report.meta.ok.astype(bool)].copy()
-    fig, axs = plt.subplots(1, len(cols), figsize=(3.2 * len(cols), 3.2))
-    for ax, c in zip(np.atleast_1d(axs), cols):
+    nrow = (len(cols) + 2) // 3
+    fig, axs = plt.subplots(nrow, 3, figsize=(11, 3.3 * nrow), squeeze=False)
+    for ax in axs.flat[len(cols):]: ax.axis('off')
+    for ax, c in zip(axs.flat, cols):
         if c in NUMERIC and ok[c].nunique() > 5:
             sns.histplot(data=ok, x=c, hue='label', ax=ax, element='step', stat='density', common_norm=False, bins=30)
             ax.set(ylabel='density')
@@ -201,7 +203,7 @@ def plot_audit(report:AuditReport, cols:list=('width', 'file_kb', 'bits_per_pixe
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_audit.ipynb #5874d027
+# %% ../nbs/04_audit.ipynb #7b40474e
 MARKER = '.facefake-reencoded.json'
 
 def _reencode_one(args):
@@ -235,7 +237,7 @@ def reencode(src:Path,          # dataset folder (any layout)
     res = parallel(_reencode_one, jobs, n_workers=n_workers, progress=False)
     return pd.Series([r.split(':')[0] for r in res]).value_counts()
 
-# %% ../nbs/04_audit.ipynb #1fc1dd6f
+# %% ../nbs/04_audit.ipynb #ed287d64
 @call_parse
 def audit_cli(src:str,            # dataset folder or registered name
               json_out:str=None,  # write the report's numbers to this JSON file

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# facefake's two commands (see README.md):
+#   ./run.sh demo [options]   set up .venv if needed, then run the end-to-end demo (report in ./facefake-report)
+#   ./run.sh test             set up .venv if needed, then run every test: notebook/module sync, nbdev-test, pytest
+# Datasets come from $FACEFAKE_DATA and pretrained weights from $TORCH_HOME; when they are unset and an offline
+# copy sits beside the checkout (../shared, as on the course's CI machine), that copy is used.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+setup() {
+  local stamp=.venv/.facefake-installed
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "== setting up .venv (the first time takes a few minutes)"
+    [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e '.[dev]'
+    touch "$stamp"
+  fi
+}
+
+offline_defaults() {
+  if [ -z "${FACEFAKE_DATA:-}" ] && [ -d ../shared/datasets ]; then export FACEFAKE_DATA="$(cd ../shared/datasets && pwd)"; fi
+  if [ -z "${TORCH_HOME:-}" ] && [ -d ../shared/torch ]; then export TORCH_HOME="$(cd ../shared/torch && pwd)"; fi
+  export MPLBACKEND=Agg
+  echo "== FACEFAKE_DATA=${FACEFAKE_DATA:-(unset: ~/.cache/facefake)} TORCH_HOME=${TORCH_HOME:-(unset: ~/.cache/torch)}"
+}
+
+tree_state() { { git status --porcelain; git diff; } | sha1sum; }
+
+check_sync() {
+  # nbdev-export and nbdev-clean must leave the tree as it was: notebooks and module agree, notebooks are clean
+  if ! git rev-parse --is-inside-work-tree >/dev/null 2>&1; then echo "== not a git checkout: sync check skipped"; return; fi
+  local before after
+  before=$(tree_state)
+  .venv/bin/nbdev-export
+  .venv/bin/nbdev-clean
+  after=$(tree_state)
+  if [ "$before" != "$after" ]; then
+    echo "FAILED: nbdev-export/nbdev-clean changed the tree; run them and commit the result:"
+    git status --porcelain
+    exit 1
+  fi
+  echo "== notebooks and facefake/ are in sync, notebooks are clean"
+}
+
+case "${1:-}" in
+  demo)
+    shift; setup; offline_defaults
+    exec .venv/bin/facefake-demo "$@" ;;
+  test)
+    setup; offline_defaults
+    check_sync
+    echo "== nbdev-test (notebooks)"
+    .venv/bin/nbdev-test --n-workers 2 --timing
+    echo "== pytest (tests/)"
+    set +e; .venv/bin/python -m pytest -q tests; rc=$?; set -e
+    if [ $rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi
+    exit $rc ;;
+  *)
+    echo "usage: ./run.sh demo [facefake-demo options] | ./run.sh test"; exit 2 ;;
+esac

@@ -1,0 +1,60 @@
+"The command-line entry points, run as a user runs them: as separate processes."
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+from facefake.core import data_root
+
+BIN = Path(sys.executable).parent
+SAMPLE = data_root()/'faces140k-sample'
+needs_sample = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"no {SAMPLE}: set FACEFAKE_DATA to the shared datasets")
+
+def run(cmd, *args, cwd=None):
+    return subprocess.run([str(BIN/cmd), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+@pytest.fixture(scope='module')
+def report(tmp_path_factory):
+    "One small demo run (60 faces per class at 48 px) shared by the tests below."
+    out = tmp_path_factory.mktemp('demo')/'report'
+    r = run('facefake-demo', '--out', out, '--size', 48, '--epochs', 1, '--limit', 60)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+@needs_sample
+def test_demo_writes_report(report):
+    names = {p.name for p in report.iterdir()}
+    assert {'index.html', 'metrics.json', 'balance.png', 'audit.png', 'average_faces.png', 'training.png', 'evaluation.png'} <= names
+    m = json.loads((report/'metrics.json').read_text())
+    assert m['images'] == 120 and m['evaluation']['n'] == m['split_counts']['test']
+    assert 0 <= m['evaluation']['roc_auc'] <= 1 and m['audit']['metadata_accuracy'] < 0.6
+    html = (report/'index.html').read_text()
+    for png in ['audit.png', 'average_faces.png', 'evaluation.png']: assert f"src='{png}'" in html
+    for png in report.glob('*.png'): assert png.stat().st_size > 10_000, png   # real figures, not empty canvases
+
+@needs_sample
+def test_demo_refuses_foreign_folder(tmp_path):
+    mine = tmp_path/'mine'; mine.mkdir(); (mine/'thesis.docx').write_text('precious')
+    r = run('facefake-demo', '--out', mine, '--limit', 10)
+    assert r.returncode != 0 and 'not a facefake report' in r.stderr
+    assert [p.name for p in mine.iterdir()] == ['thesis.docx'] and (mine/'thesis.docx').read_text() == 'precious'
+
+def test_demo_unknown_dataset_is_a_clear_error(tmp_path):
+    r = run('facefake-demo', '--dataset', tmp_path/'no-such-folder', '--out', tmp_path/'r')
+    assert r.returncode != 0 and 'Traceback' not in r.stderr
+    assert 'no-such-folder' in r.stderr
+
+@needs_sample
+def test_evaluate_cli(report, tmp_path):
+    out = tmp_path/'eval.json'
+    r = run('facefake-evaluate', report/'detector', SAMPLE, '--json-out', out)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads(out.read_text())
+    assert m['n'] == 2200 and m['n_fake'] == 1100 and 'accuracy' in r.stdout
+    r = run('facefake-evaluate', report/'detector', SAMPLE, '--json-out', out)   # never overwrite the user's file
+    assert r.returncode != 0 and 'exists' in r.stderr
+
+@needs_sample
+def test_audit_cli(tmp_path):
+    r = run('facefake-audit', data_root()/'rff-part', '--json-out', tmp_path/'a.json')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'SHORTCUT' in r.stdout and 'jpeg_quality' in r.stdout
+    assert json.loads((tmp_path/'a.json').read_text())['metadata_accuracy'] > 0.6

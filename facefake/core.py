@@ -6,16 +6,16 @@ Docs: https://facefake.github.io/facefake/core.html.md"""
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'CLASSES', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_BYTES', 'RESAMPLE', 'IMAGENET_STATS', 'data_root',
-           'is_image_file', 'image_files', 'BadImageError', 'load_image', 'center_square', 'prepare', 'to_tensor',
-           'sha256_file']
+           'is_image_file', 'image_files', 'BadImageError', 'load_image', 'center_square', 'center_crop', 'prepare',
+           'to_tensor', 'sha256_file']
 
-# %% ../nbs/00_core.ipynb #569a14c5
+# %% ../nbs/00_core.ipynb #00dfd5da
 import hashlib, io, os
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# %% ../nbs/00_core.ipynb #02cb5f58
+# %% ../nbs/00_core.ipynb #1ec6d78f
 DATA_ENV = 'FACEFAKE_DATA'
 
 def data_root() -> Path:
@@ -23,7 +23,7 @@ def data_root() -> Path:
     env = os.environ.get(DATA_ENV)
     return Path(env).expanduser() if env else Path.home()/'.cache'/'facefake'
 
-# %% ../nbs/00_core.ipynb #b964c7e2
+# %% ../nbs/00_core.ipynb #940c668d
 CLASSES = ('real', 'fake')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff', '.gif')
 
@@ -38,7 +38,7 @@ def image_files(folder:Path) -> list:
     return sorted(p for p in folder.rglob('*') if p.is_file() and is_image_file(p)
                   and not any(part.startswith('.') for part in p.relative_to(folder).parts))
 
-# %% ../nbs/00_core.ipynb #ea0efdb3
+# %% ../nbs/00_core.ipynb #1587fe0b
 MAX_PIXELS = 64_000_000     # 8000 x 8000; anything bigger is refused as a possible decompression bomb
 MAX_BYTES = 64 * 2**20      # 64 MiB per file
 
@@ -60,7 +60,7 @@ def _to_rgb(img:Image.Image) -> Image.Image:
         img = Image.alpha_composite(bg, rgba)
     return img.convert('RGB') if img.mode != 'RGB' else img
 
-# %% ../nbs/00_core.ipynb #aed97df3
+# %% ../nbs/00_core.ipynb #cfd34dda
 def load_image(src,                      # path, raw bytes, or a binary file object
                max_pixels:int=MAX_PIXELS, # refuse images with more pixels than this
                max_bytes:int=MAX_BYTES,   # refuse files larger than this
@@ -91,7 +91,7 @@ def load_image(src,                      # path, raw bytes, or a binary file obj
         return _to_rgb(img)
     except Exception as e: raise BadImageError(f"{name}: corrupt or truncated image ({e})") from None
 
-# %% ../nbs/00_core.ipynb #5e63a556
+# %% ../nbs/00_core.ipynb #efb583d0
 RESAMPLE = Image.Resampling.LANCZOS
 
 def center_square(img:Image.Image) -> Image.Image:
@@ -101,15 +101,24 @@ def center_square(img:Image.Image) -> Image.Image:
     l, t = (w - s) // 2, (h - s) // 2
     return img.crop((l, t, l + s, t + s)) if (w, h) != (s, s) else img
 
+def center_crop(img:Image.Image, crop:int) -> Image.Image:
+    "The centred `crop` x `crop` window of `img` (top-left at `(w-crop)//2`, as fastai's validation crop)."
+    w, h = img.size
+    if crop >= w and crop >= h: return img
+    l, t = (w - crop) // 2, (h - crop) // 2
+    return img.crop((l, t, l + crop, t + crop))
+
 def prepare(src,              # path, bytes, file object or PIL image
             size:int=None,     # side of the square output; None keeps the square's own size
+            crop:int=None,     # then keep the centred crop x crop window (None: the whole square)
            ) -> Image.Image:
-    "The shared preprocessing: `load_image`, centred square, resize to `size` with `RESAMPLE`."
+    "The shared preprocessing: `load_image`, centred square, resize to `size` with `RESAMPLE`, centred `crop`."
     img = src if isinstance(src, Image.Image) else load_image(src)
     img = center_square(_to_rgb(img))
-    return img.resize((size, size), RESAMPLE) if size and img.size != (size, size) else img
+    if size and img.size != (size, size): img = img.resize((size, size), RESAMPLE)
+    return center_crop(img, crop) if crop else img
 
-# %% ../nbs/00_core.ipynb #177942fe
+# %% ../nbs/00_core.ipynb #d9e25fb2
 IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 def to_tensor(img:Image.Image, stats=IMAGENET_STATS):
@@ -119,7 +128,7 @@ def to_tensor(img:Image.Image, stats=IMAGENET_STATS):
     mean, std = (torch.tensor(s).view(3, 1, 1) for s in stats)
     return (x - mean) / std
 
-# %% ../nbs/00_core.ipynb #455fd387
+# %% ../nbs/00_core.ipynb #a2ef98ea
 def sha256_file(path:Path, chunk:int=2**20) -> str:
     "Hex SHA-256 of the bytes of `path`, read in chunks."
     h = hashlib.sha256()

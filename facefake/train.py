@@ -9,7 +9,7 @@ __all__ = ['ARCHS', 'DEFAULT_HEAD', 'CARD', 'WEIGHTS', 'PretrainedWeightsMissing
            'PrepareImage', 'face_dls', 'Detector', 'youden_threshold', 'train_detector', 'plot_training',
            'DetectorFileError', 'save_detector', 'load_detector']
 
-# %% ../nbs/07_train.ipynb #f5308669
+# %% ../nbs/07_train.ipynb #6fde575c
 import json, os, shutil, tempfile, time, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*is deprecated', category=FutureWarning)  # raised inside fastai's imports
@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, IntToFloatTensor,
                                PILImage, Normalize, aug_transforms, Learner, CrossEntropyLossFlat, accuracy,
-                               RocAucBinary, create_head, params, Transform)
+                               RocAucBinary, create_head, params, Transform, RandomCrop)
 from .core import CLASSES, IMAGENET_STATS, prepare, to_tensor, sha256_file
 
-# %% ../nbs/07_train.ipynb #bf8a4dac
+# %% ../nbs/07_train.ipynb #4598ecbc
 class PretrainedWeightsMissing(RuntimeError):
     "ImageNet weights were asked for but could not be loaded."
 
@@ -61,7 +61,7 @@ ARCHS = {
     'simple_cnn':      simple_cnn_body,
 }
 
-# %% ../nbs/07_train.ipynb #31979140
+# %% ../nbs/07_train.ipynb #aa49a5b5
 DEFAULT_HEAD = dict(lin_ftrs=[256], ps=0.25, concat_pool=True)
 
 def build_model(arch:str='mobilenet_v2', # a name in `ARCHS`
@@ -74,7 +74,7 @@ def build_model(arch:str='mobilenet_v2', # a name in `ARCHS`
     body, nf = ARCHS[arch](pretrained)
     return nn.Sequential(body, create_head(nf, n_out, **(head or DEFAULT_HEAD)))
 
-# %% ../nbs/07_train.ipynb #6ad8710d
+# %% ../nbs/07_train.ipynb #b47ed441
 class PrepareImage(Transform):
     "fastai type transform: file path -> `PILImage` through the shared `prepare`."
     def __init__(self, size:int): self.size = size
@@ -84,6 +84,7 @@ def face_dls(df:pd.DataFrame,    # split table (`load_dataset`): uses the rows w
              size:int=128,       # image side
              bs:int=32,          # batch size
              aug:bool=True,      # flips, rotations, zoom and lighting on the training set
+             crop:int=None,      # train on random crop x crop windows of the size x size image (validation: the centred one)
              classes:tuple=None, # label order (default: `CLASSES` when the labels are real/fake, else sorted)
              seed:int=42,        # shuffling seed
              num_workers:int=0,  # DataLoader worker processes
@@ -97,10 +98,11 @@ def face_dls(df:pd.DataFrame,    # split table (`load_dataset`): uses the rows w
     dblock = DataBlock(blocks=(TransformBlock(type_tfms=PrepareImage(size), batch_tfms=IntToFloatTensor),
                                CategoryBlock(vocab=list(classes), sort=False)),
                        get_x=ColReader('path'), get_y=ColReader('label'), splitter=ColSplitter('is_valid'),
+                       item_tfms=[RandomCrop(crop)] if crop else None,
                        batch_tfms=[*tfms, Normalize.from_stats(*IMAGENET_STATS)])
     return dblock.dataloaders(items, bs=bs, seed=seed, num_workers=num_workers)
 
-# %% ../nbs/07_train.ipynb #c0f254c9
+# %% ../nbs/07_train.ipynb #ad6fc84b
 class Detector:
     "A trained model plus its card; `p_fake` runs images through the shared `prepare`."
     def __init__(self, model:nn.Module, card:dict):
@@ -111,6 +113,8 @@ class Detector:
     @property
     def size(self): return int(self.card['size'])
     @property
+    def crop(self): return self.card.get('crop')
+    @property
     def threshold(self): return float(self.card.get('threshold', 0.5))
     @property
     def name(self): return self.card.get('name', self.card['arch'])
@@ -119,7 +123,7 @@ class Detector:
 
     def tensors(self, imgs) -> torch.Tensor:
         "A batch tensor of `imgs` (paths, bytes or PIL images) through `prepare` and `to_tensor`."
-        return torch.stack([to_tensor(prepare(i, self.size), self.card.get('stats', IMAGENET_STATS)) for i in imgs])
+        return torch.stack([to_tensor(prepare(i, self.size, self.crop), self.card.get('stats', IMAGENET_STATS)) for i in imgs])
 
     @torch.no_grad()
     def predict_proba(self, imgs, bs:int=64) -> np.ndarray:
@@ -132,9 +136,10 @@ class Detector:
         "Probability of 'fake' for each image."
         return self.predict_proba(list(imgs), bs=bs)[:, self.fake_index]
 
-    def __repr__(self): return f"Detector({self.name}, {self.size}px, classes={self.classes}, threshold={self.threshold:.3f})"
+    def __repr__(self): return (f"Detector({self.name}, {self.size}px" + (f" crop {self.crop}" if self.crop else '') +
+                                f", classes={self.classes}, threshold={self.threshold:.3f})")
 
-# %% ../nbs/07_train.ipynb #cef64935
+# %% ../nbs/07_train.ipynb #1e5abbd8
 def youden_threshold(y_true, p_fake) -> float:
     "The threshold on `p_fake` that maximises TPR - FPR on (`y_true` 1 = fake)."
     from sklearn.metrics import roc_curve
@@ -144,10 +149,11 @@ def youden_threshold(y_true, p_fake) -> float:
     best = int(np.argmax(tpr - fpr))
     return float(min(max(thr[best], 0.0), 1.0))
 
-# %% ../nbs/07_train.ipynb #42cb1493
+# %% ../nbs/07_train.ipynb #374580ea
 def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
                    arch:str='mobilenet_v2',  # a name in `ARCHS`
-                   size:int=128,             # image side
+                   size:int=128,             # image side after `prepare`
+                   crop:int=None,            # train on random crop x crop windows at full resolution (predict: centred)
                    epochs:int=3,             # epochs with the whole network trainable
                    freeze_epochs:int=1,      # epochs training only the head first (pretrained bodies only)
                    lr:float=2e-3,            # base learning rate (`fine_tune`'s)
@@ -162,7 +168,7 @@ def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
     "Train a detector on the train split, choose its threshold on the valid split; returns `(detector, learner)`."
     from fastai.torch_core import set_seed
     set_seed(seed, reproducible=True)
-    dls = face_dls(df, size=size, bs=bs, aug=aug, seed=seed)
+    dls = face_dls(df, size=size, crop=crop, bs=bs, aug=aug, seed=seed)
     head = head or DEFAULT_HEAD
     model = build_model(arch, len(dls.vocab), pretrained=pretrained, head=head)
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=[accuracy, RocAucBinary()] if len(dls.vocab) == 2 else [accuracy],
@@ -172,9 +178,9 @@ def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
         if pretrained: learn.fine_tune(epochs, base_lr=lr, freeze_epochs=freeze_epochs)
         else: learn.fit_one_cycle(epochs, lr)
     secs = time.time() - start
-    card = dict(format='facefake-detector', version=1, name=name or f"{arch}-{size}px", arch=arch, n_out=len(dls.vocab),
-                head=head, classes=list(dls.vocab), size=size, stats=[list(IMAGENET_STATS[0]), list(IMAGENET_STATS[1])],
-                preprocessing='facefake.core.prepare: EXIF-upright RGB, centred square, Lanczos resize',
+    card = dict(format='facefake-detector', version=1, name=name or f"{arch}-{size}px" + (f"-crop{crop}" if crop else ''), arch=arch, n_out=len(dls.vocab),
+                head=head, classes=list(dls.vocab), size=size, crop=crop, stats=[list(IMAGENET_STATS[0]), list(IMAGENET_STATS[1])],
+                preprocessing='facefake.core.prepare: EXIF-upright RGB, centred square, Lanczos resize, centred crop',
                 training=dict(dataset=str(df.attrs.get('root', '')), n_train=int((df.split == 'train').sum()),
                               n_valid=int((df.split == 'valid').sum()), epochs=epochs, freeze_epochs=freeze_epochs if pretrained else 0,
                               lr=lr, bs=bs, pretrained=pretrained, aug=aug, seed=seed, seconds=round(secs, 1)))
@@ -184,7 +190,7 @@ def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
     card['threshold'] = youden_threshold((valid.label == 'fake').to_numpy(), p)
     return det, learn
 
-# %% ../nbs/07_train.ipynb #5cfdc307
+# %% ../nbs/07_train.ipynb #8bc0d024
 def plot_training(learn:Learner, title:str='Training'):
     "Training loss per batch and validation loss per epoch, with the epoch's metrics in the legend."
     import matplotlib.pyplot as plt
@@ -203,7 +209,7 @@ def plot_training(learn:Learner, title:str='Training'):
     ax.legend(fontsize=8); fig.tight_layout()
     return fig
 
-# %% ../nbs/07_train.ipynb #4d3e0f58
+# %% ../nbs/07_train.ipynb #a770c1e8
 class DetectorFileError(ValueError):
     "A detector folder that is incomplete, tampered with, or does not match its card."
 

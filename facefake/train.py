@@ -6,11 +6,12 @@ Docs: https://facefake.github.io/facefake/train.html.md"""
 
 # %% auto #0
 __all__ = ['ARCHS', 'DEFAULT_HEAD', 'CARD', 'WEIGHTS', 'PretrainedWeightsMissing', 'simple_cnn_body', 'build_model',
-           'PrepareImage', 'face_dls', 'Detector', 'youden_threshold', 'train_detector', 'plot_training',
-           'DetectorFileError', 'save_detector', 'load_detector']
+           'PrepareImage', 'face_dls', 'jpeg_reencode', 'gaussian_blur', 'down_up', 'RandomForensic', 'Detector',
+           'youden_threshold', 'KeepBestCallback', 'make_learner', 'train_detector', 'plot_training',
+           'DetectorFileError', 'save_detector', 'load_detector', 'train_cli']
 
-# %% ../nbs/07_train.ipynb #6fde575c
-import json, os, shutil, tempfile, time, warnings
+# %% ../nbs/07_train.ipynb #3bbf77d9
+import io, json, os, random, shutil, tempfile, time, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*is deprecated', category=FutureWarning)  # raised inside fastai's imports
 import numpy as np, pandas as pd
@@ -18,10 +19,13 @@ import torch
 from torch import nn
 from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColReader, ColSplitter, IntToFloatTensor,
                                PILImage, Normalize, aug_transforms, Learner, CrossEntropyLossFlat, accuracy,
-                               RocAucBinary, create_head, params, Transform, RandomCrop)
-from .core import CLASSES, IMAGENET_STATS, prepare, to_tensor, sha256_file
+                               RocAucBinary, create_head, params, Transform, RandomCrop, RandTransform,
+                               FocalLossFlat, MixUp, EarlyStoppingCallback, TrackerCallback)
+from PIL import Image, ImageFilter
+from fastcore.script import call_parse
+from .core import CLASSES, IMAGENET_STATS, RESAMPLE, prepare, to_tensor, sha256_file
 
-# %% ../nbs/07_train.ipynb #4598ecbc
+# %% ../nbs/07_train.ipynb #6c8d4fc5
 class PretrainedWeightsMissing(RuntimeError):
     "ImageNet weights were asked for but could not be loaded."
 
@@ -61,7 +65,7 @@ ARCHS = {
     'simple_cnn':      simple_cnn_body,
 }
 
-# %% ../nbs/07_train.ipynb #aa49a5b5
+# %% ../nbs/07_train.ipynb #b33e89d4
 DEFAULT_HEAD = dict(lin_ftrs=[256], ps=0.25, concat_pool=True)
 
 def build_model(arch:str='mobilenet_v2', # a name in `ARCHS`
@@ -74,7 +78,7 @@ def build_model(arch:str='mobilenet_v2', # a name in `ARCHS`
     body, nf = ARCHS[arch](pretrained)
     return nn.Sequential(body, create_head(nf, n_out, **(head or DEFAULT_HEAD)))
 
-# %% ../nbs/07_train.ipynb #b47ed441
+# %% ../nbs/07_train.ipynb #27f88e86
 class PrepareImage(Transform):
     "fastai type transform: file path -> `PILImage` through the shared `prepare`."
     def __init__(self, size:int): self.size = size
@@ -85,24 +89,57 @@ def face_dls(df:pd.DataFrame,    # split table (`load_dataset`): uses the rows w
              bs:int=32,          # batch size
              aug:bool=True,      # flips, rotations, zoom and lighting on the training set
              crop:int=None,      # train on random crop x crop windows of the size x size image (validation: the centred one)
+             forensic:bool=False,# random JPEG re-compression, blur and down-up resizing on the training set (`RandomForensic`)
+             balance:bool=False, # sample training images with weights 1/(class size), so every class is seen equally often
              classes:tuple=None, # label order (default: `CLASSES` when the labels are real/fake, else sorted)
              seed:int=42,        # shuffling seed
              num_workers:int=0,  # DataLoader worker processes
             ):
     "fastai `DataLoaders` for a split table, reading images with `prepare`."
-    from fastai.vision.all import DataLoaders
-    items = df[df.split.isin(['train', 'valid'])].copy()
+    items = df[df.split.isin(['train', 'valid'])].reset_index(drop=True).copy()
     items['is_valid'] = items.split == 'valid'
     if classes is None: classes = CLASSES if set(items.label) <= set(CLASSES) else tuple(sorted(items.label.unique()))
     tfms = aug_transforms(max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0., p_affine=0.5) if aug else []
     dblock = DataBlock(blocks=(TransformBlock(type_tfms=PrepareImage(size), batch_tfms=IntToFloatTensor),
                                CategoryBlock(vocab=list(classes), sort=False)),
                        get_x=ColReader('path'), get_y=ColReader('label'), splitter=ColSplitter('is_valid'),
-                       item_tfms=[RandomCrop(crop)] if crop else None,
+                       item_tfms=([RandomCrop(crop)] if crop else []) + ([RandomForensic()] if forensic else []),
                        batch_tfms=[*tfms, Normalize.from_stats(*IMAGENET_STATS)])
+    if balance:
+        wgts = (1. / items.label.map(items.label.value_counts())).to_numpy()
+        return dblock.weighted_dataloaders(items, wgts, bs=bs, seed=seed, num_workers=num_workers)
     return dblock.dataloaders(items, bs=bs, seed=seed, num_workers=num_workers)
 
-# %% ../nbs/07_train.ipynb #ad6fc84b
+# %% ../nbs/07_train.ipynb #7b8bdb96
+def jpeg_reencode(img:Image.Image, quality:int) -> Image.Image:
+    "`img` saved as JPEG at `quality` and decoded again."
+    buf = io.BytesIO(); img.convert('RGB').save(buf, 'JPEG', quality=int(quality))
+    return Image.open(io.BytesIO(buf.getvalue())).convert('RGB')
+
+def gaussian_blur(img:Image.Image, sigma:float) -> Image.Image:
+    "`img` blurred by a Gaussian of standard deviation `sigma` pixels."
+    return img.filter(ImageFilter.GaussianBlur(radius=float(sigma)))
+
+def down_up(img:Image.Image, scale:float) -> Image.Image:
+    "`img` resized by `scale` and back to its size with the shared resampling filter (detail lost, size kept)."
+    w, h = img.size
+    small = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), RESAMPLE)
+    return small.resize((w, h), RESAMPLE)
+
+class RandomForensic(RandTransform):
+    "Training-only JPEG re-compression, blur and down-up resizing, each with its own probability, for both classes."
+    order, split_idx = 2, 0   # after the crop (order 1), before ToTensor; training set only
+    def __init__(self, p_jpeg:float=0.3, quality:tuple=(30, 95), p_blur:float=0.2, sigma:tuple=(0.2, 2.0),
+                 p_resize:float=0.2, scale:tuple=(0.5, 0.9)):
+        super().__init__(p=1.)
+        self.p_jpeg, self.quality, self.p_blur, self.sigma, self.p_resize, self.scale = p_jpeg, quality, p_blur, sigma, p_resize, scale
+    def encodes(self, img:PILImage):
+        if random.random() < self.p_resize: img = down_up(img, random.uniform(*self.scale))
+        if random.random() < self.p_blur: img = gaussian_blur(img, random.uniform(*self.sigma))
+        if random.random() < self.p_jpeg: img = jpeg_reencode(img, random.randint(*self.quality))
+        return PILImage(img)
+
+# %% ../nbs/07_train.ipynb #36255ead
 class Detector:
     "A trained model plus its card; `p_fake` runs images through the shared `prepare`."
     def __init__(self, model:nn.Module, card:dict):
@@ -139,7 +176,7 @@ class Detector:
     def __repr__(self): return (f"Detector({self.name}, {self.size}px" + (f" crop {self.crop}" if self.crop else '') +
                                 f", classes={self.classes}, threshold={self.threshold:.3f})")
 
-# %% ../nbs/07_train.ipynb #1e5abbd8
+# %% ../nbs/07_train.ipynb #e88ae368
 def youden_threshold(y_true, p_fake) -> float:
     "The threshold on `p_fake` that maximises TPR - FPR on (`y_true` 1 = fake)."
     from sklearn.metrics import roc_curve
@@ -149,7 +186,38 @@ def youden_threshold(y_true, p_fake) -> float:
     best = int(np.argmax(tpr - fpr))
     return float(min(max(thr[best], 0.0), 1.0))
 
-# %% ../nbs/07_train.ipynb #374580ea
+# %% ../nbs/07_train.ipynb #1270db12
+class KeepBestCallback(TrackerCallback):
+    "Keep the best epoch's weights (by `monitor`) in memory and restore them when a fit ends; writes no file."
+    order = TrackerCallback.order + 1
+    def before_fit(self):
+        super().before_fit()
+        self.best_state, self.best_epoch = None, None
+    def after_epoch(self):
+        super().after_epoch()
+        if self.new_best:
+            self.best_state = {k: v.detach().clone() for k, v in self.learn.model.state_dict().items()}
+            self.best_epoch = self.epoch
+    def after_fit(self):
+        if self.best_state is not None: self.learn.model.load_state_dict(self.best_state)
+
+def make_learner(dls,                      # from `face_dls`
+                 arch:str='mobilenet_v2',  # a name in `ARCHS`
+                 pretrained:bool=True,     # ImageNet weights for the body
+                 head:dict=None,           # head settings (see `build_model`)
+                 loss:str='ce',            # 'ce' (cross-entropy) or 'focal' (focal loss, gamma 2)
+                 mixup:bool=False,         # MixUp (blend pairs of training images and their labels)
+                 cbs:list=None,            # extra fastai callbacks
+                ) -> Learner:
+    "A fastai `Learner` for a detector: model, loss, metrics and body/head parameter groups."
+    if loss not in ('ce', 'focal'): raise ValueError(f"loss must be 'ce' or 'focal', not {loss!r}")
+    model = build_model(arch, len(dls.vocab), pretrained=pretrained, head=head or DEFAULT_HEAD)
+    metrics = [accuracy, RocAucBinary()] if len(dls.vocab) == 2 else [accuracy]
+    cbs = list(cbs or []) + ([MixUp()] if mixup else [])
+    return Learner(dls, model, loss_func=FocalLossFlat(gamma=2.) if loss == 'focal' else CrossEntropyLossFlat(),
+                   metrics=metrics, splitter=lambda m: [params(m[0]), params(m[1])], cbs=cbs)
+
+# %% ../nbs/07_train.ipynb #be3deba6
 def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
                    arch:str='mobilenet_v2',  # a name in `ARCHS`
                    size:int=128,             # image side after `prepare`
@@ -160,37 +228,46 @@ def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
                    bs:int=32,                # batch size
                    pretrained:bool=True,     # ImageNet weights for the body
                    head:dict=None,           # head settings (see `build_model`)
-                   aug:bool=True,            # training augmentation
+                   aug:bool=True,            # flips, rotations, zoom, lighting
+                   forensic:bool=False,      # JPEG, blur and down-up resizing augmentation
+                   mixup:bool=False,         # MixUp
+                   loss:str='ce',            # 'ce' or 'focal'
+                   balance:bool=False,       # class-balanced sampling
+                   patience:int=None,        # stop when the validation loss has not improved for this many epochs
+                   keep_best:bool=True,      # restore the weights of the epoch with the lowest validation loss
                    seed:int=42,              # seed for weights init, shuffling and augmentation
                    name:str=None,            # detector name for its card
-                   cbs:list=None,            # extra fastai callbacks (early stopping, saving...)
+                   cbs:list=None,            # extra fastai callbacks
                   ) -> tuple:
     "Train a detector on the train split, choose its threshold on the valid split; returns `(detector, learner)`."
     from fastai.torch_core import set_seed
     set_seed(seed, reproducible=True)
-    dls = face_dls(df, size=size, crop=crop, bs=bs, aug=aug, seed=seed)
+    dls = face_dls(df, size=size, crop=crop, bs=bs, aug=aug, forensic=forensic, balance=balance, seed=seed)
+    extra = list(cbs or []) + ([KeepBestCallback()] if keep_best else []) + ([EarlyStoppingCallback(patience=patience)] if patience else [])
     head = head or DEFAULT_HEAD
-    model = build_model(arch, len(dls.vocab), pretrained=pretrained, head=head)
-    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=[accuracy, RocAucBinary()] if len(dls.vocab) == 2 else [accuracy],
-                    splitter=lambda m: [params(m[0]), params(m[1])], cbs=cbs)
+    learn = make_learner(dls, arch, pretrained=pretrained, head=head, loss=loss, mixup=mixup, cbs=extra)
     start = time.time()
     with learn.no_bar(), learn.no_logging():
         if pretrained: learn.fine_tune(epochs, base_lr=lr, freeze_epochs=freeze_epochs)
         else: learn.fit_one_cycle(epochs, lr)
     secs = time.time() - start
-    card = dict(format='facefake-detector', version=1, name=name or f"{arch}-{size}px" + (f"-crop{crop}" if crop else ''), arch=arch, n_out=len(dls.vocab),
-                head=head, classes=list(dls.vocab), size=size, crop=crop, stats=[list(IMAGENET_STATS[0]), list(IMAGENET_STATS[1])],
+    best = next((c for c in learn.cbs if isinstance(c, KeepBestCallback)), None)
+    card = dict(format='facefake-detector', version=1, name=name or f"{arch}-{size}px" + (f"-crop{crop}" if crop else ''), arch=arch,
+                n_out=len(dls.vocab), head=head, classes=list(dls.vocab), size=size, crop=crop,
+                stats=[list(IMAGENET_STATS[0]), list(IMAGENET_STATS[1])],
                 preprocessing='facefake.core.prepare: EXIF-upright RGB, centred square, Lanczos resize, centred crop',
                 training=dict(dataset=str(df.attrs.get('root', '')), n_train=int((df.split == 'train').sum()),
                               n_valid=int((df.split == 'valid').sum()), epochs=epochs, freeze_epochs=freeze_epochs if pretrained else 0,
-                              lr=lr, bs=bs, pretrained=pretrained, aug=aug, seed=seed, seconds=round(secs, 1)))
+                              epochs_run=len(learn.recorder.values), best_epoch=getattr(best, 'best_epoch', None),
+                              lr=lr, bs=bs, pretrained=pretrained, aug=aug, forensic=forensic, mixup=mixup, loss=loss,
+                              balance=balance, seed=seed, seconds=round(secs, 1)))
     det = Detector(learn.model, card)
     valid = df[df.split == 'valid']
     p = det.p_fake(list(valid.path))
     card['threshold'] = youden_threshold((valid.label == 'fake').to_numpy(), p)
     return det, learn
 
-# %% ../nbs/07_train.ipynb #8bc0d024
+# %% ../nbs/07_train.ipynb #015e2613
 def plot_training(learn:Learner, title:str='Training'):
     "Training loss per batch and validation loss per epoch, with the epoch's metrics in the legend."
     import matplotlib.pyplot as plt
@@ -209,7 +286,7 @@ def plot_training(learn:Learner, title:str='Training'):
     ax.legend(fontsize=8); fig.tight_layout()
     return fig
 
-# %% ../nbs/07_train.ipynb #a770c1e8
+# %% ../nbs/07_train.ipynb #bb334b6b
 class DetectorFileError(ValueError):
     "A detector folder that is incomplete, tampered with, or does not match its card."
 
@@ -252,3 +329,36 @@ def load_detector(folder:Path, device:str='cpu') -> Detector:
         model.load_state_dict(sd, strict=True)
     except Exception as e: raise DetectorFileError(f"{folder/WEIGHTS} does not fit a {card['arch']} with {card['n_out']} outputs: {e}") from None
     return Detector(model.to(device), card)
+
+# %% ../nbs/07_train.ipynb #75329356
+@call_parse
+def train_cli(dataset:str,                # registered dataset name or folder of real/ and fake/ images
+              out:str,                    # new folder for the detector
+              arch:str='mobilenet_v2',    # architecture
+              size:int=128,               # image side
+              crop:int=None,              # full-resolution crop side
+              epochs:int=3,               # full epochs after one frozen epoch
+              lr:float=2e-3,              # base learning rate
+              bs:int=32,                  # batch size
+              limit:int=None,             # at most this many images per class
+              forensic:bool=False,        # JPEG/blur/resize augmentation
+              mixup:bool=False,           # MixUp
+              loss:str='ce',              # 'ce' or 'focal'
+              balance:bool=False,         # class-balanced sampling
+              patience:int=None,          # early stopping patience in epochs
+              no_pretrained:bool=False,   # train the body from scratch
+              seed:int=42,                # seed
+             ):
+    "Train a detector, evaluate it on the test split, and save it as weights + card.json."
+    from facefake.splits import load_dataset
+    from facefake.evaluate import evaluate
+    if Path(out).exists() and any(Path(out).iterdir()): raise SystemExit(f"facefake-train: {out} is not empty; choose a new folder")
+    try:
+        df = load_dataset(dataset, limit=limit, seed=seed)
+        det, _ = train_detector(df, arch=arch, size=size, crop=crop, epochs=epochs, lr=lr, bs=bs, pretrained=not no_pretrained,
+                                forensic=forensic, mixup=mixup, loss=loss, balance=balance, patience=patience, seed=seed)
+    except (FileNotFoundError, ValueError, RuntimeError) as e: raise SystemExit(f"facefake-train: {e}")
+    ev = evaluate(det, df)
+    det.card['metrics'] = {k: v for k, v in ev.metrics.items() if k != 'confusion'}
+    save_detector(det, out)
+    print(ev._repr_markdown_().replace('**', '') + f"\nsaved to {out}")

@@ -9,13 +9,13 @@ __all__ = ['DATA_ENV', 'CLASSES', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_BYTES', 'RESA
            'is_image_file', 'image_files', 'BadImageError', 'load_image', 'center_square', 'center_crop', 'prepare',
            'to_tensor', 'sha256_file']
 
-# %% ../nbs/00_core.ipynb #00dfd5da
+# %% ../nbs/00_core.ipynb #b0e42165
 import hashlib, io, os
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# %% ../nbs/00_core.ipynb #1ec6d78f
+# %% ../nbs/00_core.ipynb #8703c816
 DATA_ENV = 'FACEFAKE_DATA'
 
 def data_root() -> Path:
@@ -23,7 +23,7 @@ def data_root() -> Path:
     env = os.environ.get(DATA_ENV)
     return Path(env).expanduser() if env else Path.home()/'.cache'/'facefake'
 
-# %% ../nbs/00_core.ipynb #940c668d
+# %% ../nbs/00_core.ipynb #9853ff95
 CLASSES = ('real', 'fake')
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.webp', '.bmp', '.tif', '.tiff', '.gif')
 
@@ -38,7 +38,7 @@ def image_files(folder:Path) -> list:
     return sorted(p for p in folder.rglob('*') if p.is_file() and is_image_file(p)
                   and not any(part.startswith('.') for part in p.relative_to(folder).parts))
 
-# %% ../nbs/00_core.ipynb #1587fe0b
+# %% ../nbs/00_core.ipynb #18a62213
 MAX_PIXELS = 64_000_000     # 8000 x 8000; anything bigger is refused as a possible decompression bomb
 MAX_BYTES = 64 * 2**20      # 64 MiB per file
 
@@ -60,7 +60,7 @@ def _to_rgb(img:Image.Image) -> Image.Image:
         img = Image.alpha_composite(bg, rgba)
     return img.convert('RGB') if img.mode != 'RGB' else img
 
-# %% ../nbs/00_core.ipynb #cfd34dda
+# %% ../nbs/00_core.ipynb #6cab9605
 def load_image(src,                      # path, raw bytes, or a binary file object
                max_pixels:int=MAX_PIXELS, # refuse images with more pixels than this
                max_bytes:int=MAX_BYTES,   # refuse files larger than this
@@ -91,7 +91,7 @@ def load_image(src,                      # path, raw bytes, or a binary file obj
         return _to_rgb(img)
     except Exception as e: raise BadImageError(f"{name}: corrupt or truncated image ({e})") from None
 
-# %% ../nbs/00_core.ipynb #efb583d0
+# %% ../nbs/00_core.ipynb #bf5d3d23
 RESAMPLE = Image.Resampling.LANCZOS
 
 def center_square(img:Image.Image) -> Image.Image:
@@ -118,7 +118,7 @@ def prepare(src,              # path, bytes, file object or PIL image
     if size and img.size != (size, size): img = img.resize((size, size), RESAMPLE)
     return center_crop(img, crop) if crop else img
 
-# %% ../nbs/00_core.ipynb #d9e25fb2
+# %% ../nbs/00_core.ipynb #ff8bf73d
 IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
 
 def to_tensor(img:Image.Image, stats=IMAGENET_STATS):
@@ -128,7 +128,7 @@ def to_tensor(img:Image.Image, stats=IMAGENET_STATS):
     mean, std = (torch.tensor(s).view(3, 1, 1) for s in stats)
     return (x - mean) / std
 
-# %% ../nbs/00_core.ipynb #a2ef98ea
+# %% ../nbs/00_core.ipynb #535ca6d1
 def sha256_file(path:Path, chunk:int=2**20) -> str:
     "Hex SHA-256 of the bytes of `path`, read in chunks."
     h = hashlib.sha256()

@@ -8,7 +8,7 @@ Docs: https://facefake.github.io/facefake/splits.html.md"""
 __all__ = ['SPLIT_NAMES', 'LABEL_ALIASES', 'parse_path', 'read_layout', 'phash', 'hamming', 'scan_images', 'bad_files',
            'near_duplicate_groups', 'make_splits', 'split_leaks', 'load_dataset', 'class_balance', 'plot_class_balance']
 
-# %% ../nbs/02_splits.ipynb #a739a657
+# %% ../nbs/02_splits.ipynb #c36b10d2
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -17,7 +17,7 @@ from scipy.fft import dctn
 from fastcore.parallel import parallel
 from .core import BadImageError, image_files, load_image
 
-# %% ../nbs/02_splits.ipynb #c53de078
+# %% ../nbs/02_splits.ipynb #90c2315b
 SPLIT_NAMES = {'train': 'train', 'training': 'train', 'valid': 'valid', 'val': 'valid', 'validation': 'valid',
                'test': 'test', 'testing': 'test'}
 LABEL_ALIASES = {'training_real': 'real', 'training_fake': 'fake', 'ai': 'fake', 'generated': 'fake',
@@ -31,7 +31,7 @@ def parse_path(rel:Path) -> tuple:
     label = LABEL_ALIASES.get(labels[-1], labels[-1]) if labels else None
     return label, split
 
-# %% ../nbs/02_splits.ipynb #0f9064a1
+# %% ../nbs/02_splits.ipynb #931cbeea
 def read_layout(root:Path, # dataset folder in either layout
                ) -> pd.DataFrame:
     "One row per image file under `root`: `path`, `rel` (relative path), `label`, `split` (None if the layout has none)."
@@ -45,7 +45,7 @@ def read_layout(root:Path, # dataset folder in either layout
                                          f"{root}/fake/*.jpg, or {root}/train/real/*.jpg and so on")
     return pd.DataFrame(rows)
 
-# %% ../nbs/02_splits.ipynb #1d001b99
+# %% ../nbs/02_splits.ipynb #818a3271
 def phash(img:Image.Image) -> int:
     "64-bit perceptual hash: signs of the 8x8 low-frequency DCT of a 32x32 greyscale thumbnail, against their median."
     g = np.asarray(img.convert('L').resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float64)
@@ -57,7 +57,7 @@ def hamming(a:int, b:int) -> int:
     "Number of differing bits between two hashes."
     return (a ^ b).bit_count()
 
-# %% ../nbs/02_splits.ipynb #8de4c418
+# %% ../nbs/02_splits.ipynb #ca1e2ce4
 def _scan_one(path):
     try:
         img = load_image(path)
@@ -77,7 +77,7 @@ def bad_files(df:pd.DataFrame) -> pd.DataFrame:
     "The rows of a scanned table whose file could not be used, with the reason."
     return df.loc[~df.ok, ['rel', 'label', 'error']]
 
-# %% ../nbs/02_splits.ipynb #ce2c4533
+# %% ../nbs/02_splits.ipynb #92adfe4e
 def _find(parent, i):
     while parent[i] != i:
         parent[i] = parent[parent[i]]
@@ -104,7 +104,7 @@ def near_duplicate_groups(hashes,           # 64-bit perceptual hashes, one per 
                 if ra != rb: parent[max(ra, rb)] = min(ra, rb)
     return np.array([_find(parent, i) for i in range(len(h))])
 
-# %% ../nbs/02_splits.ipynb #a6b04fb0
+# %% ../nbs/02_splits.ipynb #bdd69412
 def make_splits(df:pd.DataFrame,       # table with `path` and `label` (and `group` if near-duplicates were found)
                 valid_pct:float=0.15,  # share of each class in the validation split
                 test_pct:float=0.15,   # share of each class in the test split
@@ -132,7 +132,7 @@ def split_leaks(df:pd.DataFrame) -> pd.DataFrame:
     n = df.groupby('group').split.nunique()
     return df[df.group.isin(n.index[n > 1])].sort_values('group')
 
-# %% ../nbs/02_splits.ipynb #4f728771
+# %% ../nbs/02_splits.ipynb #536baf34
 def load_dataset(src,                  # a dataset folder, or a registered dataset name (see `facefake.data`)
                  valid_pct:float=0.15, # share of each class for validation (when the layout has no splits)
                  test_pct:float=0.15,  # share of each class for testing (when the layout has no splits)
@@ -141,7 +141,7 @@ def load_dataset(src,                  # a dataset folder, or a registered datas
                  n_workers:int=2,      # decoding processes
                  limit:int=None,       # keep at most this many images per class (a deterministic sample), for quick runs
                 ) -> pd.DataFrame:
-    "A clean, split table of a dataset: `path, rel, label, split, group, width, height, phash`; bad files in `.attrs['bad']`."
+    "A clean, split table of a dataset: `path, rel, label, split, group, width, height, phash`; bad files in `.attrs['bad']` (records)."
     root = Path(src)
     if not root.is_dir():
         from facefake.data import dataset_path
@@ -155,10 +155,10 @@ def load_dataset(src,                  # a dataset folder, or a registered datas
     df = df[df.ok].drop(columns=['ok', 'error']).reset_index(drop=True)
     df['group'] = near_duplicate_groups(df.phash.to_numpy(), max_dist=max_dist)
     df = make_splits(df, valid_pct=valid_pct, test_pct=test_pct, seed=seed)
-    df.attrs.update(root=str(root), bad=bad)
+    df.attrs.update(root=str(root), bad=bad.to_dict('records'))
     return df
 
-# %% ../nbs/02_splits.ipynb #efb1d76e
+# %% ../nbs/02_splits.ipynb #e620ff26
 def class_balance(df:pd.DataFrame) -> pd.DataFrame:
     "Images per label (rows) and split (columns), with totals."
     order = [s for s in ['train', 'valid', 'test'] if s in set(df.split)]

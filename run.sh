@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # facefake's two commands (see README.md):
 #   ./run.sh demo [options]   set up .venv if needed, then run the end-to-end demo (report in ./facefake-report)
-#   ./run.sh test             set up .venv if needed, then run every test: notebook/module sync, nbdev-test, pytest
+#   ./run.sh test             set up .venv if needed, then run every test: notebook/module sync, README and docs checks,
+#                             nbdev-test, pytest
 # Datasets come from $FACEFAKE_DATA and pretrained weights from $TORCH_HOME; when they are unset and an offline
 # copy sits beside the checkout (../shared, as on the course's CI machine), that copy is used.
 set -euo pipefail
@@ -50,10 +51,14 @@ case "${1:-}" in
   test)
     setup; offline_defaults
     check_sync
+    .venv/bin/python tools/make_readme.py --check
+    echo "== docs: nbdev-proc-nbs (what nbdev-docs does before Quarto), show_doc targets, docstrings"
+    .venv/bin/python tools/check_docs.py
     echo "== nbdev-test (notebooks)"
-    .venv/bin/nbdev-test --n-workers 2 --timing
+    # two notebooks at a time, one thread each: on 2 cores, more threads per worker only fight each other
+    OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" .venv/bin/nbdev-test --n-workers 2 --timing
     echo "== pytest (tests/)"
-    set +e; .venv/bin/python -m pytest -q tests; rc=$?; set -e
+    set +e; .venv/bin/python -m pytest -q -rs tests; rc=$?; set -e
     if [ $rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi
     exit $rc ;;
   *)

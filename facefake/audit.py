@@ -9,7 +9,7 @@ __all__ = ['SUBSAMPLING', 'NUMERIC', 'CATEGORICAL', 'MARKER', 'jpeg_quality', 'f
            'metadata_accuracy', 'exclusive_share', 'class_summary', 'AuditReport', 'audit', 'read_layout_lazy',
            'plot_audit', 'reencode', 'audit_cli']
 
-# %% ../nbs/04_audit.ipynb #a453599a
+# %% ../nbs/04_audit.ipynb #9045a672
 import io, json, os, shutil
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -18,7 +18,7 @@ from fastcore.parallel import parallel
 from fastcore.script import call_parse
 from .core import BadImageError, MAX_PIXELS, load_image, prepare, image_files
 
-# %% ../nbs/04_audit.ipynb #0ab60967
+# %% ../nbs/04_audit.ipynb #44227681
 def _tables_by_quality() -> np.ndarray:
     "The (luma + chroma) quantisation tables libjpeg uses at qualities 1..100, as a (100, 128) array."
     img = Image.new('RGB', (16, 16), (128, 90, 60))
@@ -41,7 +41,7 @@ def jpeg_quality(img:Image.Image) -> float:
     if len(t) != _QTABLES.shape[1]: return float('nan')
     return float(np.argmin(np.abs(np.log(_QTABLES) - np.log(np.maximum(t, 1))).sum(1)) + 1)
 
-# %% ../nbs/04_audit.ipynb #52cde152
+# %% ../nbs/04_audit.ipynb #f0a4b9af
 SUBSAMPLING = {-1: 'n/a', 0: '4:4:4', 1: '4:2:2', 2: '4:2:0'}
 
 def file_metadata(path:Path) -> dict:
@@ -62,7 +62,7 @@ def file_metadata(path:Path) -> dict:
     except Exception as e: res.update(ok=False, error=f"{path.name}: {e}")
     return res
 
-# %% ../nbs/04_audit.ipynb #274ef2cd
+# %% ../nbs/04_audit.ipynb #e0ce9bc3
 NUMERIC = ['width', 'height', 'file_kb', 'bits_per_pixel', 'jpeg_quality']
 CATEGORICAL = ['format', 'mode', 'subsampling', 'progressive', 'exif', 'icc']
 
@@ -73,7 +73,7 @@ def metadata_table(df:pd.DataFrame, # a table with `path` and `label` (from `rea
     meta = pd.DataFrame(list(parallel(file_metadata, list(df.path), n_workers=n_workers, progress=False)))
     return pd.concat([df.drop(columns=[c for c in meta.columns if c in df]).reset_index(drop=True), meta], axis=1)
 
-# %% ../nbs/04_audit.ipynb #d10cd7ee
+# %% ../nbs/04_audit.ipynb #5314610b
 def _features(meta:pd.DataFrame, cols:list) -> np.ndarray:
     num = [c for c in cols if c in NUMERIC]
     cat = [c for c in cols if c in CATEGORICAL]
@@ -96,7 +96,7 @@ def metadata_accuracy(meta:pd.DataFrame,     # a table from `metadata_table`
     s = cross_val_score(DecisionTreeClassifier(max_depth=4, min_samples_leaf=5, random_state=seed), X, y, cv=cv, scoring='balanced_accuracy')
     return float(s.mean()), float(s.std())
 
-# %% ../nbs/04_audit.ipynb #e5affc1a
+# %% ../nbs/04_audit.ipynb #94e34e07
 def exclusive_share(meta:pd.DataFrame, col:str) -> dict:
     "Per class: the share of its images whose `col` value appears in no other class."
     ok = meta[meta.ok.astype(bool)]
@@ -107,7 +107,7 @@ def exclusive_share(meta:pd.DataFrame, col:str) -> dict:
         res[label] = float((~mine.isin(others)).mean())
     return res
 
-# %% ../nbs/04_audit.ipynb #ce409c86
+# %% ../nbs/04_audit.ipynb #81507cbc
 def class_summary(meta:pd.DataFrame) -> pd.DataFrame:
     "Per-class summary: median of numeric features and the most common value (with its share) of the others."
     ok = meta[meta.ok.astype(bool)]
@@ -181,7 +181,7 @@ def read_layout_lazy(src):
     df.attrs['root'] = str(root)
     return df
 
-# %% ../nbs/04_audit.ipynb #521ce212
+# %% ../nbs/04_audit.ipynb #45c1b418
 def plot_audit(report:AuditReport, cols:list=('width', 'file_kb', 'bits_per_pixel', 'jpeg_quality', 'subsampling', 'exif')):
     "Per-class distributions of the chosen metadata columns, one panel each."
     import matplotlib.pyplot as plt, seaborn as sns
@@ -203,7 +203,7 @@ def plot_audit(report:AuditReport, cols:list=('width', 'file_kb', 'bits_per_pixe
     fig.tight_layout()
     return fig
 
-# %% ../nbs/04_audit.ipynb #7b40474e
+# %% ../nbs/04_audit.ipynb #ffbb8570
 MARKER = '.facefake-reencoded.json'
 
 def _reencode_one(args):
@@ -237,7 +237,7 @@ def reencode(src:Path,          # dataset folder (any layout)
     res = parallel(_reencode_one, jobs, n_workers=n_workers, progress=False)
     return pd.Series([r.split(':')[0] for r in res]).value_counts()
 
-# %% ../nbs/04_audit.ipynb #ed287d64
+# %% ../nbs/04_audit.ipynb #6dedc3b7
 @call_parse
 def audit_cli(src:str,            # dataset folder or registered name
               json_out:str=None,  # write the report's numbers to this JSON file

@@ -7,12 +7,12 @@ Docs: https://facefake.github.io/facefake/average_faces.html.md"""
 # %% auto #0
 __all__ = ['RunningStats', 't_map', 'average_faces', 'plot_average_faces']
 
-# %% ../nbs/05_average_faces.ipynb #64addede
+# %% ../nbs/05_average_faces.ipynb #4e773008
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, pandas as pd
 from .core import prepare
 
-# %% ../nbs/05_average_faces.ipynb #bfdbb598
+# %% ../nbs/05_average_faces.ipynb #05e2b350
 class RunningStats:
     "Streaming per-pixel count, mean and variance in float64, updated one batch at a time."
     def __init__(self): self.n, self.mean, self.m2 = 0, None, None
@@ -43,13 +43,13 @@ class RunningStats:
         "Per-pixel standard deviation."
         return np.sqrt(self.var)
 
-# %% ../nbs/05_average_faces.ipynb #babe1952
+# %% ../nbs/05_average_faces.ipynb #a3ea244f
 def t_map(a:RunningStats, b:RunningStats) -> np.ndarray:
     "Per-pixel Welch t-statistic of mean(a) - mean(b)."
     se = np.sqrt(a.var / a.n + b.var / b.n)
     return (a.mean - b.mean) / np.where(se > 0, se, np.inf)
 
-# %% ../nbs/05_average_faces.ipynb #d3b008a5
+# %% ../nbs/05_average_faces.ipynb #fb2bce96
 def _batches(paths, size, bs, n_threads):
     load = lambda p: np.asarray(prepare(p, size), dtype=np.float32) / 255.
     with ThreadPoolExecutor(n_threads) as ex:
@@ -68,7 +68,7 @@ def average_faces(df:pd.DataFrame,  # table with `path` and `label` (from `read_
         res[label] = rs
     return res
 
-# %% ../nbs/05_average_faces.ipynb #ac39a72b
+# %% ../nbs/05_average_faces.ipynb #8eade492
 def plot_average_faces(stats:dict,            # per-class `RunningStats` from `average_faces`
                        title:str='Average faces',
                        classes:tuple=None,     # the two classes to compare (default: 'real' and 'fake' if present)

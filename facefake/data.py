@@ -12,7 +12,7 @@ __all__ = ['USER_AGENT', 'RETRY_HTTP', 'ARCHIVE_MAX_FILES', 'ARCHIVE_MAX_BYTES',
            'Kaggle', 'download_tpdne', 'ThisPersonDoesNotExist', 'Dataset', 'register', 'registry_table',
            'DatasetNotFoundError', 'get_dataset', 'fetch', 'dataset_path', 'fetch_cli']
 
-# %% ../nbs/01_data.ipynb #af0e45c4
+# %% ../nbs/01_data.ipynb #693778c3
 import csv, glob, hashlib, http.client, importlib.util, lzma, os, re, shutil, stat, sys, tarfile, time, uuid, zipfile, zlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ from fastcore.script import CliError, call_parse
 import facefake
 from .core import CLASSES, DATA_ENV, BadImageError, data_root, image_files, load_image, sha256_file
 
-# %% ../nbs/01_data.ipynb #b6759f39
+# %% ../nbs/01_data.ipynb #03250f21
 USER_AGENT = f'facefake/{facefake.__version__} (+https://github.com/facefake/facefake)'
 RETRY_HTTP = (408, 425, 429, 500, 502, 503, 504)   # HTTP answers that usually go away when asked again
 
@@ -43,7 +43,7 @@ class _Transient(Exception):
 class _Restart(_Transient):
     "The saved `.part` cannot be resumed (the server refused or mangled the range): start over."
 
-# %% ../nbs/01_data.ipynb #73270c73
+# %% ../nbs/01_data.ipynb #e93a171c
 def _interactive() -> bool:
     "True when someone watches the output live: a terminal or a Jupyter kernel."
     return 'ipykernel' in sys.modules or sys.stdout.isatty()
@@ -74,7 +74,7 @@ class _Progress:
     def close(self, note:str=''):
         if self.show: self._write(f'{self.label}: {_amount(self.done, self.unit)} in {time.monotonic()-self.start:.1f} s{note}', end='\n')
 
-# %% ../nbs/01_data.ipynb #45a5b47b
+# %% ../nbs/01_data.ipynb #14e087fd
 def _open(url:str, start:int=0, headers:dict=None, timeout:float=30.):
     "The HTTP response for `url` from byte `start`; `_Transient` for errors worth retrying, `DownloadError` for the rest."
     hdrs = {'User-Agent': USER_AGENT, **(headers or {})}
@@ -115,7 +115,7 @@ def _download_once(url:str, part:Path, headers:dict=None, timeout:float=30., pro
     if total is not None and bar.done < total: raise _Transient(f'connection closed after {bar.done:,} of {total:,} bytes')
     bar.close()
 
-# %% ../nbs/01_data.ipynb #b8eb1d8d
+# %% ../nbs/01_data.ipynb #e598bb7c
 def _fetch_part(url:str, part:Path, retries:int=3, backoff:float=1., **kwargs):
     "`_download_once`, retried after transient errors with pauses of `backoff`, 2x, 4x... seconds."
     for attempt in range(retries + 1):
@@ -138,7 +138,7 @@ def _check_existing(dest:Path, sha256:str=None) -> Path:
                               'it was left untouched: move it away (or delete it) and run again')
     return dest
 
-# %% ../nbs/01_data.ipynb #09919987
+# %% ../nbs/01_data.ipynb #65673d3f
 def download_file(url:str,             # http(s) URL to download
                   dest:Path,            # final file name; written only once complete and verified
                   sha256:str=None,      # expected hex SHA-256 of the file; None skips the check
@@ -167,7 +167,7 @@ def download_file(url:str,             # http(s) URL to download
     os.replace(part, dest)
     return dest
 
-# %% ../nbs/01_data.ipynb #c20abdc1
+# %% ../nbs/01_data.ipynb #59911625
 ARCHIVE_MAX_FILES = 10_000     # default bound on the entries of one archive
 ARCHIVE_MAX_BYTES = 4 * 2**30  # default bound on the bytes one archive may unpack to (4 GiB)
 
@@ -182,7 +182,7 @@ def _safe_relpath(name:str) -> PurePosixPath:
     if '..' in parts: raise ValueError(f'{name!r} points outside the target folder')
     return PurePosixPath(*parts)
 
-# %% ../nbs/01_data.ipynb #495be858
+# %% ../nbs/01_data.ipynb #775ec3f2
 def _zip_kind(info:zipfile.ZipInfo) -> str:
     mode = info.external_attr >> 16                  # Unix mode bits; 0 in archives made elsewhere
     if info.is_dir() or stat.S_ISDIR(mode): return 'dir'
@@ -198,7 +198,7 @@ def _tar_kind(m:tarfile.TarInfo) -> str:
 def _tar_entries(tf:tarfile.TarFile):
     for m in tf.getmembers(): yield m.name, _tar_kind(m), m.size, lambda m=m: tf.extractfile(m)
 
-# %% ../nbs/01_data.ipynb #8d117ccf
+# %% ../nbs/01_data.ipynb #06716d55
 def _plan(entries, max_files:int, max_bytes:int) -> list:
     "The `(relpath, kind, open)` of every entry, after checking all of them; `ArchiveError` on the first unsafe one."
     plan, total = [], 0
@@ -239,7 +239,7 @@ def _unpack_to(archive:Path, root:Path, max_files:int, max_bytes:int):
         with tarfile.open(archive, 'r:*') as tf: _write(_plan(_tar_entries(tf), max_files, max_bytes), root, max_bytes)
     else: raise ArchiveError('not a zip or tar archive (.zip, .tar, .tar.gz, .tar.bz2, .tar.xz)')
 
-# %% ../nbs/01_data.ipynb #b5494c9a
+# %% ../nbs/01_data.ipynb #beddfb8e
 def _move_into(src:Path, dest:Path):
     "Move the contents of folder `src` into `dest` (renaming `src` when `dest` is missing or empty); never overwrite."
     if dest.is_dir() and not any(dest.iterdir()): dest.rmdir()
@@ -267,7 +267,7 @@ def safe_extract(archive:Path,                  # a .zip, .tar, .tar.gz, .tar.bz
     finally: shutil.rmtree(work, ignore_errors=True)
     return dest
 
-# %% ../nbs/01_data.ipynb #6d0296e7
+# %% ../nbs/01_data.ipynb #a791d930
 MANIFESTS = Path(facefake.__file__).parent.parent/'data'   # the repository's `data/` folder
 MANIFEST_COLUMNS = ('path', 'sha256', 'source_path')
 
@@ -287,7 +287,7 @@ def read_manifest(path:Path, # a TSV file with columns `path`, `sha256`, `source
         except ValueError as e: raise ValueError(f'{path}, line {i}: {e}') from None
     return rows
 
-# %% ../nbs/01_data.ipynb #67b89096
+# %% ../nbs/01_data.ipynb #17ec7a77
 def verify_manifest(folder:Path,   # dataset folder
                     manifest,      # manifest file, or rows from `read_manifest`
                    ) -> dict:
@@ -300,7 +300,7 @@ def verify_manifest(folder:Path,   # dataset folder
     extra = [p.relative_to(folder).as_posix() for p in image_files(folder) if p.relative_to(folder).as_posix() not in listed]
     return dict(ok=not (missing or mismatched), checked=len(rows), missing=missing, mismatched=mismatched, extra=extra)
 
-# %% ../nbs/01_data.ipynb #81fa8f29
+# %% ../nbs/01_data.ipynb #12500f1b
 def _natural(s:str) -> list: return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', s)]
 
 def _has_data(folder:Path) -> bool: return Path(folder).is_dir() and any(Path(folder).iterdir())
@@ -325,7 +325,7 @@ class LocalFolder:
 
     def __str__(self): return f'local folder {self.path}'
 
-# %% ../nbs/01_data.ipynb #4e6e7640
+# %% ../nbs/01_data.ipynb #437983e9
 RAW_GITHUB = 'https://raw.githubusercontent.com'
 
 def _download_all(jobs:list, bar:_Progress, workers:int=8, **kwargs):
@@ -351,7 +351,7 @@ def _finish(part:Path, dest:Path) -> Path:
     os.replace(part, dest)
     return dest
 
-# %% ../nbs/01_data.ipynb #c6c1ff41
+# %% ../nbs/01_data.ipynb #5ad4aba0
 @dataclass
 class GitHubSample:
     "Files of a public GitHub repository at a pinned commit, each checked against a sha256 manifest."
@@ -378,7 +378,7 @@ class GitHubSample:
 
     def __str__(self): return f'GitHub {self.repo}@{self.commit[:7]}'
 
-# %% ../nbs/01_data.ipynb #0a8675b5
+# %% ../nbs/01_data.ipynb #cab29e1e
 def _unpack(archive:Path, dest:Path, part:Path, max_files:int, max_bytes:int) -> Path:
     "`safe_extract` a downloaded `archive` into `dest`, then delete the `part` folder it was downloaded into."
     safe_extract(archive, dest, max_files=max_files, max_bytes=max_bytes)
@@ -402,7 +402,7 @@ class UrlArchive:
 
     def __str__(self): return f'archive {self.url}'
 
-# %% ../nbs/01_data.ipynb #db4e8d09
+# %% ../nbs/01_data.ipynb #c544f750
 KAGGLE_HELP = ('create an API token at https://www.kaggle.com/settings/api and save it as ~/.kaggle/kaggle.json, '
                'or set the environment variables KAGGLE_USERNAME and KAGGLE_KEY (newer tokens: KAGGLE_API_TOKEN)')
 
@@ -427,7 +427,7 @@ def _kaggle_api():
     except (Exception, SystemExit) as e: raise FetchError(f'Kaggle did not accept the credentials ({e}): {KAGGLE_HELP}') from None
     return api
 
-# %% ../nbs/01_data.ipynb #140f41a4
+# %% ../nbs/01_data.ipynb #3380ff77
 @dataclass
 class Kaggle:
     "A Kaggle dataset, downloaded with the official `kaggle` client and your credentials, unpacked with `safe_extract`."
@@ -449,7 +449,7 @@ class Kaggle:
 
     def __str__(self): return f'Kaggle {self.ref}' + (f' ({self.note})' if self.note else '')
 
-# %% ../nbs/01_data.ipynb #d9d766e3
+# %% ../nbs/01_data.ipynb #868635e8
 TPDNE_URL = 'https://thispersondoesnotexist.com'
 MIN_DELAY = 2.                # seconds between requests to the real site, at least
 MAX_FACE_BYTES = 16 * 2**20   # refuse larger answers
@@ -481,7 +481,7 @@ def _save_new(data:bytes, dest:Path) -> bool:
     finally: tmp.unlink(missing_ok=True)
     return True
 
-# %% ../nbs/01_data.ipynb #59376716
+# %% ../nbs/01_data.ipynb #037b40fc
 def download_tpdne(dest:Path,                # folder to fill with `{sha256[:16]}.jpg` files
                    n:int=100,                 # how many faces the folder should hold in the end
                    delay:float=MIN_DELAY,     # seconds between requests, at least
@@ -522,7 +522,7 @@ def download_tpdne(dest:Path,                # folder to fill with `{sha256[:16]
     bar.close(f" ({res['added']} new, {res['duplicates']} duplicates, {res['failed']} failed)" + (f"; stopped: {res['stopped']}" if res['stopped'] else ''))
     return res
 
-# %% ../nbs/01_data.ipynb #1b8daff2
+# %% ../nbs/01_data.ipynb #f52f480a
 @dataclass
 class ThisPersonDoesNotExist:
     "Fresh StyleGAN2 fakes from thispersondoesnotexist.com, fetched politely into `fake/` (see `download_tpdne`)."
@@ -542,7 +542,7 @@ class ThisPersonDoesNotExist:
 
     def __str__(self): return f'thispersondoesnotexist {self.base_url}'
 
-# %% ../nbs/01_data.ipynb #f431d09b
+# %% ../nbs/01_data.ipynb #268da887
 @dataclass
 class Dataset:
     "A named dataset: what it is, its terms, its classes, and the sources `fetch` tries in order."
@@ -566,7 +566,7 @@ def register(ds:Dataset) -> Dataset:
     DATASETS[ds.name] = ds
     return ds
 
-# %% ../nbs/01_data.ipynb #1df81a47
+# %% ../nbs/01_data.ipynb #69ef51fb
 KAGGLEHUB_CACHE = os.environ.get('KAGGLEHUB_CACHE', '~/.cache/kagglehub')
 FACES140K, RFF = 'xhlulu/140k-real-and-fake-faces', 'ciplab/real-and-fake-face-detection'
 
@@ -616,7 +616,7 @@ for ds in [
     ]:
     register(ds)
 
-# %% ../nbs/01_data.ipynb #bdfab45f
+# %% ../nbs/01_data.ipynb #58d6b74b
 def registry_table():
     "The registry as a pandas DataFrame: name, classes, present (in `data_root()`), sources, licence, description."
     import pandas as pd
@@ -624,7 +624,7 @@ def registry_table():
                               sources='; '.join(map(str, d.sources)), licence=d.licence, description=d.description)
                          for d in DATASETS.values()]).set_index('name')
 
-# %% ../nbs/01_data.ipynb #0717d55e
+# %% ../nbs/01_data.ipynb #c714b759
 class DatasetNotFoundError(FileNotFoundError):
     "A dataset that is not in the cache and that none of its sources could provide."
 
@@ -645,7 +645,7 @@ def _not_found(ds:Dataset, folder:Path, tried:list) -> str:
             f'If you have a copy, set {DATA_ENV} to the folder that holds {ds.name}/ ({now}), or pass local=...; '
             'otherwise fix one of the sources above (network, credentials) and run again.')
 
-# %% ../nbs/01_data.ipynb #d82cf17f
+# %% ../nbs/01_data.ipynb #073123b7
 def fetch(name,               # a registered name (see `DATASETS`) or a `Dataset`
           dest:Path=None,     # folder for the dataset; default `data_root()/name`
           n:int=None,         # for datasets made on demand (tpdne): how many images to have
@@ -676,7 +676,7 @@ def dataset_path(name,              # a registered name (see `DATASETS`) or a `D
     raise DatasetNotFoundError(f'dataset {ds.name!r} is not in {folder}: run `facefake-fetch {ds.name}`, '
                                f'or set {DATA_ENV} to the folder that holds {ds.name}/')
 
-# %% ../nbs/01_data.ipynb #41eb85e1
+# %% ../nbs/01_data.ipynb #344cf781
 @call_parse(pos=['name'])
 def fetch_cli(name:str=None,   # dataset to fetch (see --list)
               dest:str=None,   # folder to fill instead of $FACEFAKE_DATA/NAME

@@ -8,7 +8,7 @@ Docs: https://facefake.github.io/facefake/evaluate.html.md"""
 __all__ = ['CONDITIONS', 'tpr_at_fpr', 'binary_metrics', 'Evaluation', 'test_rows', 'evaluate', 'plot_evaluation', 'baselines',
            'robustness', 'plot_robustness', 'cross_dataset', 'evaluate_cli']
 
-# %% ../nbs/08_evaluate.ipynb #4770935c
+# %% ../nbs/08_evaluate.ipynb #e44d9160
 import json
 from functools import partial
 from pathlib import Path
@@ -18,7 +18,7 @@ from .core import load_image, prepare
 from .splits import read_layout
 from .train import Detector, load_detector, youden_threshold, jpeg_reencode, gaussian_blur, down_up
 
-# %% ../nbs/08_evaluate.ipynb #bc8d0620
+# %% ../nbs/08_evaluate.ipynb #23e6cc47
 def tpr_at_fpr(y_true, p_fake, max_fpr:float) -> float:
     "The highest true-positive rate reachable with a false-positive rate of at most `max_fpr`."
     from sklearn.metrics import roc_curve
@@ -48,7 +48,7 @@ def binary_metrics(y_true,               # true labels, 1 = fake
                 tpr_at_5pct_fpr=tpr_at_fpr(y, p, 0.05) if two else float('nan'),
                 confusion=dict(tn=int(tn), fp=int(fp), fn=int(fn), tp=int(tp)))
 
-# %% ../nbs/08_evaluate.ipynb #ae82e127
+# %% ../nbs/08_evaluate.ipynb #0fd88465
 class Evaluation:
     "Metrics and per-image scores of one detector on one test set."
     def __init__(self, detector:Detector, df:pd.DataFrame, name:str=''):
@@ -79,7 +79,7 @@ def evaluate(detector:Detector, # a trained or loaded detector
     df['p_fake'] = detector.p_fake(list(df.path), bs=bs)
     return Evaluation(detector, df, name or (Path(str(data)).name if not isinstance(data, pd.DataFrame) else Path(str(data.attrs.get('root', ''))).name))
 
-# %% ../nbs/08_evaluate.ipynb #74fabc03
+# %% ../nbs/08_evaluate.ipynb #b295d2db
 def plot_evaluation(ev:Evaluation, title:str=None):
     "Confusion matrix, ROC curve and precision-recall curve of an `Evaluation`."
     import matplotlib.pyplot as plt, seaborn as sns
@@ -104,7 +104,7 @@ def plot_evaluation(ev:Evaluation, title:str=None):
     fig.suptitle(title or f"{ev.detector.name} on {ev.name}"); fig.tight_layout()
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #772276fb
+# %% ../nbs/08_evaluate.ipynb #266c1817
 def _pixels(df:pd.DataFrame, size:int) -> np.ndarray:
     "Raw RGB pixels of every image through `prepare`, flattened, in [0, 1]."
     return np.stack([np.asarray(prepare(p, size), dtype=np.float32).ravel() / 255. for p in df.path])
@@ -139,7 +139,7 @@ def baselines(df:pd.DataFrame,    # split table from `load_dataset`
         rows.append(dict(model=name, **{k: m[k] for k in ['accuracy', 'roc_auc', 'average_precision', 'tpr_at_1pct_fpr', 'tpr_at_5pct_fpr']}))
     return pd.DataFrame(rows).set_index('model')
 
-# %% ../nbs/08_evaluate.ipynb #285b8909
+# %% ../nbs/08_evaluate.ipynb #510943ce
 CONDITIONS = {'clean': None,
               'JPEG 95': partial(jpeg_reencode, quality=95), 'JPEG 75': partial(jpeg_reencode, quality=75),
               'JPEG 50': partial(jpeg_reencode, quality=50), 'JPEG 30': partial(jpeg_reencode, quality=30),
@@ -176,7 +176,7 @@ def plot_robustness(table:pd.DataFrame, title:str='Robustness'):
     ax.tick_params(axis='x', rotation=30); ax.legend(fontsize=8, loc='lower left'); fig.tight_layout()
     return fig
 
-# %% ../nbs/08_evaluate.ipynb #6b26d551
+# %% ../nbs/08_evaluate.ipynb #499ae644
 def cross_dataset(detectors:dict,   # name -> Detector
                   datasets:dict,    # name -> folder or split table
                   metric:str='roc_auc',
@@ -185,7 +185,7 @@ def cross_dataset(detectors:dict,   # name -> Detector
     return pd.DataFrame({dn: {mn: evaluate(d, data, name=dn).metrics[metric] for mn, d in detectors.items()}
                          for dn, data in datasets.items()})
 
-# %% ../nbs/08_evaluate.ipynb #ea95703e
+# %% ../nbs/08_evaluate.ipynb #3d4a623d
 @call_parse
 def evaluate_cli(model:str,          # detector folder (card.json + model.safetensors)
                  folder:str,         # images in real/ and fake/ sub-folders

@@ -8,7 +8,7 @@ Docs: https://facefake.github.io/facefake/interpret.html.md"""
 __all__ = ['hooked', 'conv_layers', 'model_input', 'feature_maps', 'tile_channels', 'plot_feature_maps', 'last_conv', 'grad_cam',
            'overlay_heatmap', 'explain', 'plot_explanations']
 
-# %% ../nbs/09_interpret.ipynb #b0540493
+# %% ../nbs/09_interpret.ipynb #5ba19d94
 from contextlib import contextmanager
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from torch import nn
 from PIL import Image
 from .core import prepare, to_tensor
 
-# %% ../nbs/09_interpret.ipynb #4674c80d
+# %% ../nbs/09_interpret.ipynb #dae2a9eb
 @contextmanager
 def hooked(modules:dict,      # name -> module to record
            grads:bool=False,  # also record the gradient of each module's output
@@ -38,7 +38,7 @@ def conv_layers(model:nn.Module) -> dict:
     "Every `nn.Conv2d` of `model` by its qualified name."
     return {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
 
-# %% ../nbs/09_interpret.ipynb #8548a18d
+# %% ../nbs/09_interpret.ipynb #744eec8e
 def model_input(img, size:int, crop:int=None) -> torch.Tensor:
     "A (1, 3, H, W) tensor of an image through the shared `prepare` and `to_tensor`."
     return to_tensor(prepare(img, size, crop))[None]
@@ -93,7 +93,7 @@ def plot_feature_maps(acts:dict,            # from `feature_maps`
     fig.suptitle(title); fig.tight_layout()
     return fig
 
-# %% ../nbs/09_interpret.ipynb #40cee032
+# %% ../nbs/09_interpret.ipynb #47843255
 def last_conv(model:nn.Module) -> nn.Module:
     "The last `nn.Conv2d` of `model` in module order (Grad-CAM's default layer)."
     convs = list(conv_layers(model).values())
@@ -123,7 +123,7 @@ def grad_cam(model:nn.Module,        # a convolutional classifier
     cam = cam / cam.max() if cam.max() > 0 else cam
     return cam.cpu().numpy(), idx, probs
 
-# %% ../nbs/09_interpret.ipynb #8d4f0fd0
+# %% ../nbs/09_interpret.ipynb #a499597e
 def overlay_heatmap(img:Image.Image,   # the image the heatmap explains (any size)
                     heat:np.ndarray,   # (h, w) map in [0, 1]
                     alpha:float=0.45,  # heatmap opacity
@@ -145,7 +145,7 @@ def explain(detector,              # a `facefake.train.Detector`
     return dict(image=shown, heatmap=heat, overlay=overlay_heatmap(shown, heat), p_fake=float(probs[detector.fake_index]),
                 explained=detector.classes[idx])
 
-# %% ../nbs/09_interpret.ipynb #986716c8
+# %% ../nbs/09_interpret.ipynb #64b18661
 def plot_explanations(detector, imgs, titles=None, class_idx:int=None, title:str='Grad-CAM'):
     "A row of Grad-CAM overlays, one per image, titled with p_fake and the class explained."
     import matplotlib.pyplot as plt

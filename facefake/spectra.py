@@ -8,13 +8,13 @@ Docs: https://facefake.github.io/facefake/spectra.html.md"""
 __all__ = ['log_power_spectrum', 'radial_profile', 'radial_spectrum', 'dataset_spectra', 'plot_spectra', 'SpectralDetector',
            'spectral_baseline']
 
-# %% ../nbs/06_spectra.ipynb #aa44ae81
+# %% ../nbs/06_spectra.ipynb #cec55681
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, pandas as pd
 from .core import prepare
 from .average import RunningStats
 
-# %% ../nbs/06_spectra.ipynb #ff657573
+# %% ../nbs/06_spectra.ipynb #a6745895
 def log_power_spectrum(img) -> np.ndarray:
     "Centred 2-D log power spectrum `log(|FFT|^2 + 1e-8)` of an RGB PIL image's luminance, in float64."
     g = np.asarray(img.convert('L'), dtype=np.float64) / 255.
@@ -39,7 +39,7 @@ def radial_spectrum(src, size:int=256) -> np.ndarray:
     "Azimuthally averaged log power spectrum of an image after the shared `prepare` at `size` (length size//2 + 1)."
     return radial_profile(log_power_spectrum(prepare(src, size)))
 
-# %% ../nbs/06_spectra.ipynb #f9db611d
+# %% ../nbs/06_spectra.ipynb #38548f0e
 def dataset_spectra(df:pd.DataFrame,  # table with `path` and `label`
                     size:int=256,      # every image is prepared at this size first
                     n_threads:int=2,   # decoding threads
@@ -56,7 +56,7 @@ def dataset_spectra(df:pd.DataFrame,  # table with `path` and `label`
             profiles.append(prof)
     return np.stack(profiles), stats2d
 
-# %% ../nbs/06_spectra.ipynb #48624020
+# %% ../nbs/06_spectra.ipynb #e3cc3dee
 def plot_spectra(profiles:np.ndarray,  # (n, k) 1-D spectra from `dataset_spectra`
                  labels,               # n labels
                  stats2d:dict,         # per-class `RunningStats` of the 2-D spectra
@@ -87,7 +87,7 @@ def plot_spectra(profiles:np.ndarray,  # (n, k) 1-D spectra from `dataset_spectr
     fig.suptitle(title); fig.tight_layout()
     return fig
 
-# %% ../nbs/06_spectra.ipynb #a839135d
+# %% ../nbs/06_spectra.ipynb #cfce9094
 class SpectralDetector:
     "Logistic regression on the azimuthally averaged log power spectrum (a no-deep-learning baseline)."
     def __init__(self, size:int=256, C:float=1.0): self.size, self.C, self.threshold = size, C, 0.5

@@ -8,7 +8,7 @@ Docs: https://facefake.github.io/facefake/splits.html.md"""
 __all__ = ['SPLIT_NAMES', 'LABEL_ALIASES', 'parse_path', 'read_layout', 'phash', 'hamming', 'scan_images', 'bad_files',
            'near_duplicate_groups', 'make_splits', 'split_leaks', 'load_dataset', 'class_balance', 'plot_class_balance']
 
-# %% ../nbs/02_splits.ipynb #c36b10d2
+# %% ../nbs/02_splits.ipynb #e3b52d34
 from collections import Counter
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -17,7 +17,7 @@ from scipy.fft import dctn
 from fastcore.parallel import parallel
 from .core import BadImageError, image_files, load_image
 
-# %% ../nbs/02_splits.ipynb #90c2315b
+# %% ../nbs/02_splits.ipynb #594a0c8f
 SPLIT_NAMES = {'train': 'train', 'training': 'train', 'valid': 'valid', 'val': 'valid', 'validation': 'valid',
                'test': 'test', 'testing': 'test'}
 LABEL_ALIASES = {'training_real': 'real', 'training_fake': 'fake', 'ai': 'fake', 'generated': 'fake',
@@ -31,7 +31,7 @@ def parse_path(rel:Path) -> tuple:
     label = LABEL_ALIASES.get(labels[-1], labels[-1]) if labels else None
     return label, split
 
-# %% ../nbs/02_splits.ipynb #931cbeea
+# %% ../nbs/02_splits.ipynb #a1283a81
 def read_layout(root:Path, # dataset folder in either layout
                ) -> pd.DataFrame:
     "One row per image file under `root`: `path`, `rel` (relative path), `label`, `split` (None if the layout has none)."
@@ -45,7 +45,7 @@ def read_layout(root:Path, # dataset folder in either layout
                                          f"{root}/fake/*.jpg, or {root}/train/real/*.jpg and so on")
     return pd.DataFrame(rows)
 
-# %% ../nbs/02_splits.ipynb #818a3271
+# %% ../nbs/02_splits.ipynb #2249412e
 def phash(img:Image.Image) -> int:
     "64-bit perceptual hash: signs of the 8x8 low-frequency DCT of a 32x32 greyscale thumbnail, against their median."
     g = np.asarray(img.convert('L').resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float64)
@@ -57,7 +57,7 @@ def hamming(a:int, b:int) -> int:
     "Number of differing bits between two hashes."
     return (a ^ b).bit_count()
 
-# %% ../nbs/02_splits.ipynb #ca1e2ce4
+# %% ../nbs/02_splits.ipynb #42ba466e
 def _scan_one(path):
     try:
         img = load_image(path)
@@ -77,7 +77,7 @@ def bad_files(df:pd.DataFrame) -> pd.DataFrame:
     "The rows of a scanned table whose file could not be used, with the reason."
     return df.loc[~df.ok, ['rel', 'label', 'error']]
 
-# %% ../nbs/02_splits.ipynb #92adfe4e
+# %% ../nbs/02_splits.ipynb #349bf9a3
 def _find(parent, i):
     while parent[i] != i:
         parent[i] = parent[parent[i]]
@@ -104,7 +104,7 @@ def near_duplicate_groups(hashes,           # 64-bit perceptual hashes, one per 
                 if ra != rb: parent[max(ra, rb)] = min(ra, rb)
     return np.array([_find(parent, i) for i in range(len(h))])
 
-# %% ../nbs/02_splits.ipynb #bdd69412
+# %% ../nbs/02_splits.ipynb #6424c841
 def make_splits(df:pd.DataFrame,       # table with `path` and `label` (and `group` if near-duplicates were found)
                 valid_pct:float=0.15,  # share of each class in the validation split
                 test_pct:float=0.15,   # share of each class in the test split
@@ -132,7 +132,7 @@ def split_leaks(df:pd.DataFrame) -> pd.DataFrame:
     n = df.groupby('group').split.nunique()
     return df[df.group.isin(n.index[n > 1])].sort_values('group')
 
-# %% ../nbs/02_splits.ipynb #536baf34
+# %% ../nbs/02_splits.ipynb #64726583
 def load_dataset(src,                  # a dataset folder, or a registered dataset name (see `facefake.data`)
                  valid_pct:float=0.15, # share of each class for validation (when the layout has no splits)
                  test_pct:float=0.15,  # share of each class for testing (when the layout has no splits)
@@ -158,7 +158,7 @@ def load_dataset(src,                  # a dataset folder, or a registered datas
     df.attrs.update(root=str(root), bad=bad.to_dict('records'))
     return df
 
-# %% ../nbs/02_splits.ipynb #e620ff26
+# %% ../nbs/02_splits.ipynb #cf33f21b
 def class_balance(df:pd.DataFrame) -> pd.DataFrame:
     "Images per label (rows) and split (columns), with totals."
     order = [s for s in ['train', 'valid', 'test'] if s in set(df.split)]

@@ -10,7 +10,7 @@ __all__ = ['ARCHS', 'DEFAULT_HEAD', 'CARD', 'WEIGHTS', 'PretrainedWeightsMissing
            'youden_threshold', 'KeepBestCallback', 'make_learner', 'train_detector', 'plot_training',
            'DetectorFileError', 'save_detector', 'load_detector', 'train_cli']
 
-# %% ../nbs/07_train.ipynb #3bbf77d9
+# %% ../nbs/07_train.ipynb #1a4d953a
 import io, json, os, random, shutil, tempfile, time, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*is deprecated', category=FutureWarning)  # raised inside fastai's imports
@@ -25,7 +25,7 @@ from PIL import Image, ImageFilter
 from fastcore.script import call_parse
 from .core import CLASSES, IMAGENET_STATS, RESAMPLE, prepare, to_tensor, sha256_file
 
-# %% ../nbs/07_train.ipynb #6c8d4fc5
+# %% ../nbs/07_train.ipynb #4f0be92a
 class PretrainedWeightsMissing(RuntimeError):
     "ImageNet weights were asked for but could not be loaded."
 
@@ -65,7 +65,7 @@ ARCHS = {
     'simple_cnn':      simple_cnn_body,
 }
 
-# %% ../nbs/07_train.ipynb #b33e89d4
+# %% ../nbs/07_train.ipynb #3a9e59c9
 DEFAULT_HEAD = dict(lin_ftrs=[256], ps=0.25, concat_pool=True)
 
 def build_model(arch:str='mobilenet_v2', # a name in `ARCHS`
@@ -78,7 +78,7 @@ def build_model(arch:str='mobilenet_v2', # a name in `ARCHS`
     body, nf = ARCHS[arch](pretrained)
     return nn.Sequential(body, create_head(nf, n_out, **(head or DEFAULT_HEAD)))
 
-# %% ../nbs/07_train.ipynb #27f88e86
+# %% ../nbs/07_train.ipynb #7cec6029
 class PrepareImage(Transform):
     "fastai type transform: file path -> `PILImage` through the shared `prepare`."
     def __init__(self, size:int): self.size = size
@@ -110,7 +110,7 @@ def face_dls(df:pd.DataFrame,    # split table (`load_dataset`): uses the rows w
         return dblock.weighted_dataloaders(items, wgts, bs=bs, seed=seed, num_workers=num_workers)
     return dblock.dataloaders(items, bs=bs, seed=seed, num_workers=num_workers)
 
-# %% ../nbs/07_train.ipynb #7b8bdb96
+# %% ../nbs/07_train.ipynb #febdcf7e
 def jpeg_reencode(img:Image.Image, quality:int) -> Image.Image:
     "`img` saved as JPEG at `quality` and decoded again."
     buf = io.BytesIO(); img.convert('RGB').save(buf, 'JPEG', quality=int(quality))
@@ -139,7 +139,7 @@ class RandomForensic(RandTransform):
         if random.random() < self.p_jpeg: img = jpeg_reencode(img, random.randint(*self.quality))
         return PILImage(img)
 
-# %% ../nbs/07_train.ipynb #36255ead
+# %% ../nbs/07_train.ipynb #6c64ea41
 class Detector:
     "A trained model plus its card; `p_fake` runs images through the shared `prepare`."
     def __init__(self, model:nn.Module, card:dict):
@@ -176,7 +176,7 @@ class Detector:
     def __repr__(self): return (f"Detector({self.name}, {self.size}px" + (f" crop {self.crop}" if self.crop else '') +
                                 f", classes={self.classes}, threshold={self.threshold:.3f})")
 
-# %% ../nbs/07_train.ipynb #e88ae368
+# %% ../nbs/07_train.ipynb #731b9d8c
 def youden_threshold(y_true, p_fake) -> float:
     "The threshold on `p_fake` that maximises TPR - FPR on (`y_true` 1 = fake)."
     from sklearn.metrics import roc_curve
@@ -186,7 +186,7 @@ def youden_threshold(y_true, p_fake) -> float:
     best = int(np.argmax(tpr - fpr))
     return float(min(max(thr[best], 0.0), 1.0))
 
-# %% ../nbs/07_train.ipynb #1270db12
+# %% ../nbs/07_train.ipynb #681a0aaa
 class KeepBestCallback(TrackerCallback):
     "Keep the best epoch's weights (by `monitor`) in memory and restore them when a fit ends; writes no file."
     order = TrackerCallback.order + 1
@@ -217,7 +217,7 @@ def make_learner(dls,                      # from `face_dls`
     return Learner(dls, model, loss_func=FocalLossFlat(gamma=2.) if loss == 'focal' else CrossEntropyLossFlat(),
                    metrics=metrics, splitter=lambda m: [params(m[0]), params(m[1])], cbs=cbs)
 
-# %% ../nbs/07_train.ipynb #be3deba6
+# %% ../nbs/07_train.ipynb #f82b809f
 def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
                    arch:str='mobilenet_v2',  # a name in `ARCHS`
                    size:int=128,             # image side after `prepare`
@@ -267,7 +267,7 @@ def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
     card['threshold'] = youden_threshold((valid.label == 'fake').to_numpy(), p)
     return det, learn
 
-# %% ../nbs/07_train.ipynb #015e2613
+# %% ../nbs/07_train.ipynb #b2f9a354
 def plot_training(learn:Learner, title:str='Training'):
     "Training loss per batch and validation loss per epoch, with the epoch's metrics in the legend."
     import matplotlib.pyplot as plt
@@ -286,7 +286,7 @@ def plot_training(learn:Learner, title:str='Training'):
     ax.legend(fontsize=8); fig.tight_layout()
     return fig
 
-# %% ../nbs/07_train.ipynb #bb334b6b
+# %% ../nbs/07_train.ipynb #e68bcba0
 class DetectorFileError(ValueError):
     "A detector folder that is incomplete, tampered with, or does not match its card."
 
@@ -330,7 +330,7 @@ def load_detector(folder:Path, device:str='cpu') -> Detector:
     except Exception as e: raise DetectorFileError(f"{folder/WEIGHTS} does not fit a {card['arch']} with {card['n_out']} outputs: {e}") from None
     return Detector(model.to(device), card)
 
-# %% ../nbs/07_train.ipynb #75329356
+# %% ../nbs/07_train.ipynb #57029330
 @call_parse
 def train_cli(dataset:str,                # registered dataset name or folder of real/ and fake/ images
               out:str,                    # new folder for the detector

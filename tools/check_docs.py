@@ -4,24 +4,25 @@
 
 1. `nbdev-proc-nbs` processes every notebook in nbs/ into _proc/, the step of `nbdev-docs` before Quarto renders:
    it runs the export and import cells and every `show_doc`, so a `show_doc` whose target does not resolve fails here.
-2. Every notebook in nbs/ came out in _proc/ (none skipped).
+2. Every notebook in nbs/ came out in _proc/ (none skipped); _proc/ is removed first, so nothing stale counts.
 3. Every name a module exports (`__all__`) that is a function or class has a docstring of its own, so the API
    reference has a sentence for it.
 Exits 1 with the list of problems.
 """
-import importlib, inspect, json, subprocess, sys
+import importlib, inspect, json, shutil, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 def processed() -> list:
-    "Run nbdev-proc-nbs; problems if it fails or leaves a notebook out."
+    "Run nbdev-proc-nbs from scratch; problems if it fails or leaves a notebook out."
+    shutil.rmtree(ROOT/'_proc', ignore_errors=True)   # a generated cache: start empty, so nothing stale counts as processed
     r = subprocess.run([str(BIN/'nbdev-proc-nbs')], cwd=ROOT, capture_output=True, text=True)
     if r.returncode != 0 or 'Traceback' in r.stderr:
         return [f"nbdev-proc-nbs failed (exit {r.returncode}):\n{r.stderr[-3000:]}"]
-    missing = [nb.name for nb in sorted((ROOT/'nbs').glob('*.ipynb')) if not (ROOT/'_proc'/'nbs'/nb.name).exists()]
-    return [f"not processed into _proc/nbs: {', '.join(missing)}"] if missing else []
+    missing = [nb.name for nb in sorted((ROOT/'nbs').glob('*.ipynb')) if not (ROOT/'_proc'/nb.name).exists()]
+    return [f"not processed into _proc/: {', '.join(missing)}"] if missing else []
 
 def undocumented() -> list:
     "Exported functions and classes without a docstring of their own."

@@ -417,10 +417,11 @@ def kaggle_credentials() -> str:
     return next((str(f) for f in files if f.is_file()), None)
 
 def _kaggle_api():
-    "An authenticated `KaggleApi`, imported only now; `FetchError` saying what to do if the package or credentials are missing."
-    if importlib.util.find_spec('kaggle') is None:
-        raise FetchError("the kaggle package is not installed: pip install 'facefake[kaggle]'")
-    if kaggle_credentials() is None: raise FetchError(f'no Kaggle credentials: {KAGGLE_HELP}')
+    "An authenticated `KaggleApi`, imported only now; a `FetchError` that lists everything missing (the package, credentials)."
+    todo = []
+    if importlib.util.find_spec('kaggle') is None: todo.append("the kaggle package is not installed: pip install 'facefake[kaggle]'")
+    if kaggle_credentials() is None: todo.append(f'no Kaggle credentials: {KAGGLE_HELP}')
+    if todo: raise FetchError('; '.join(todo))
     from kaggle.api.kaggle_api_extended import KaggleApi
     api = KaggleApi()
     try: api.authenticate()

@@ -7,7 +7,7 @@ Docs: https://facefake.github.io/facefake/core.html.md"""
 # %% auto #0
 __all__ = ['DATA_ENV', 'FULL_ENV', 'CLASSES', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_BYTES', 'RESAMPLE', 'IMAGENET_STATS', 'data_root',
            'in_colab', 'full_run', 'is_image_file', 'image_files', 'BadImageError', 'load_image', 'center_square',
-           'center_crop', 'prepare', 'to_tensor', 'sha256_file']
+           'center_crop', 'prepare', 'to_tensor', 'sha256_file', 'writable_folder']
 
 # %% ../nbs/00_core.ipynb #be3dfe95
 import hashlib, io, os, sys
@@ -154,3 +154,13 @@ def sha256_file(path:Path, chunk:int=2**20) -> str:
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(chunk), b''): h.update(block)
     return h.hexdigest()
+
+# %% ../nbs/00_core.ipynb #62931126
+def writable_folder(folder:Path, marker:str, overwrite:bool=False) -> Path:
+    "Create `folder` if needed and return it; `FileExistsError` if it holds files, unless `overwrite` and it holds `marker` (an earlier save)."
+    folder = Path(folder)
+    ours = (folder/marker).exists()
+    if folder.exists() and any(folder.iterdir()) and not (overwrite and ours):
+        raise FileExistsError(f"{folder} is not empty; choose a new folder" + (" or pass overwrite=True" if ours else ""))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -18,7 +18,7 @@ import numpy as np, pandas as pd
 import torch
 from torch import nn
 from PIL import Image
-from .core import prepare, sha256_file
+from .core import prepare, sha256_file, writable_folder
 
 # %% ../nbs/11_gan.ipynb #f7cb8aa3
 def to_pm1(img:Image.Image) -> torch.Tensor:
@@ -257,11 +257,7 @@ GAN_CARD, GAN_WEIGHTS = 'card.json', {'generator': 'generator.safetensors', 'dis
 def save_gan(gan:DCGAN, folder:Path, overwrite:bool=False) -> Path:
     "Write `gan` as `generator.safetensors`, `discriminator.safetensors` and `card.json` into `folder`."
     from safetensors.torch import save_file
-    folder = Path(folder)
-    if folder.exists() and any(folder.iterdir()):
-        if not (overwrite and (folder/GAN_CARD).exists()):
-            raise FileExistsError(f"{folder} is not empty; choose a new folder" + (" or pass overwrite=True" if (folder/GAN_CARD).exists() else ""))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = writable_folder(folder, GAN_CARD, overwrite)
     hashes, parts = {}, []
     for name, net in [('generator', gan.G), ('discriminator', gan.D)]:
         sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}

@@ -23,7 +23,7 @@ from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColRead
                                FocalLossFlat, MixUp, EarlyStoppingCallback, TrackerCallback)
 from PIL import Image, ImageFilter
 from fastcore.script import call_parse
-from .core import CLASSES, IMAGENET_STATS, RESAMPLE, prepare, to_tensor, sha256_file
+from .core import CLASSES, IMAGENET_STATS, RESAMPLE, prepare, to_tensor, sha256_file, writable_folder
 
 # %% ../nbs/07_train.ipynb #4f0be92a
 class PretrainedWeightsMissing(RuntimeError):
@@ -295,11 +295,7 @@ CARD, WEIGHTS = 'card.json', 'model.safetensors'
 def save_detector(det:Detector, folder:Path, overwrite:bool=False) -> Path:
     "Write `det` as `folder/model.safetensors` + `folder/card.json`."
     from safetensors.torch import save_file
-    folder = Path(folder)
-    if folder.exists() and any(folder.iterdir()):
-        if not (overwrite and (folder/CARD).exists()):
-            raise FileExistsError(f"{folder} is not empty; choose a new folder" + (" or pass overwrite=True" if (folder/CARD).exists() else ""))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = writable_folder(folder, CARD, overwrite)
     sd = {k: v.detach().cpu().contiguous() for k, v in det.model.state_dict().items()}
     tmp_w, tmp_c = folder/(WEIGHTS + '.part'), folder/(CARD + '.part')
     save_file(sd, str(tmp_w), metadata={'format': 'facefake-detector'})

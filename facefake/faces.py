@@ -387,10 +387,11 @@ def crop_one(src,                     # path, bytes or image
              size:int=None,           # output side; None keeps full resolution
              rotate:bool=True,        # turn the square with the eyes (False: no interpolation)
              min_size:float=MIN_FACE, # smallest face, as a share of the shorter side
+             name:str=None,           # the file's name for messages (default: from `src`, or 'image')
             ) -> tuple:
     "`(crop, info)`: the face crop and a dict of how it was made (box, landmarks, method, padding...)."
     img = as_rgb(src)
-    name = _name(src) if not isinstance(src, (Image.Image, np.ndarray)) else 'image'
+    name = name or (_name(src) if not isinstance(src, (Image.Image, np.ndarray)) else 'image')
     if min(img.size) < MIN_SIDE:
         raise NoFaceError(f"{name} is {img.width}x{img.height} pixels, too small to find a face in (needs {MIN_SIDE}+)", 'too small')
     faces = detect_faces(img, backend, min_size=min_size)

@@ -103,18 +103,16 @@ def check_image(detector,                          # a `facefake.train.Detector`
     sha = hashlib.sha256(data).hexdigest()
     if len(data) > max_bytes: return res(name, sha, 'too large', message=_too_large(name, len(data), max_bytes))
     face, how = crop_face, 'face found'
-    try:
-        if not crop_face: img, how = load_image(_named(data, name), max_bytes=max_bytes), 'face search off: whole image checked'
-        else:
-            try: img = crop_one(_named(data, name), backend)[0]
-            except NoFaceError as e:
-                whole = load_image(_named(data, name), max_bytes=max_bytes)
-                if not use_whole_if_no_face:
-                    status = 'several faces' if e.status == 'several faces' else 'no face'
-                    return res(name, sha, status, message=str(e), image=_thumb(whole))
-                img, face, how = whole, False, f"{'several faces' if e.status == 'several faces' else 'no face'} found: whole image checked instead"
+    try: whole = load_image(_named(data, name), max_bytes=max_bytes)   # decoded once, for the crop and the fallback
     except BadImageError as e:
         return res(name, sha, 'unreadable', message=f"{e}; upload a JPEG, PNG or WebP photo")
+    if not crop_face: img, how = whole, 'face search off: whole image checked'
+    else:
+        try: img = crop_one(whole, backend, name=name)[0]
+        except NoFaceError as e:
+            found = 'several faces' if e.status == 'several faces' else 'no face'
+            if not use_whole_if_no_face: return res(name, sha, found, message=str(e), image=_thumb(whole))
+            img, face, how = whole, False, f"{found} found: whole image checked instead"
     if gradcam:
         ex = explain(detector, img, class_idx=detector.fake_index)
         p, overlay = ex['p_fake'], ex['overlay']

@@ -6,8 +6,8 @@ Docs: https://facefake.github.io/facefake/core.html.md"""
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'FULL_ENV', 'CLASSES', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_BYTES', 'RESAMPLE', 'IMAGENET_STATS', 'data_root',
-           'in_colab', 'full_run', 'is_image_file', 'image_files', 'BadImageError', 'load_image', 'center_square',
-           'center_crop', 'prepare', 'to_tensor', 'sha256_file', 'writable_folder']
+           'in_colab', 'full_run', 'photo_figures', 'is_image_file', 'image_files', 'BadImageError', 'load_image',
+           'center_square', 'center_crop', 'prepare', 'to_tensor', 'sha256_file', 'writable_folder']
 
 # %% ../nbs/00_core.ipynb #be3dfe95
 import hashlib, io, os, sys
@@ -41,6 +41,19 @@ def full_run() -> bool:
     if not in_colab(): return False
     import torch
     return torch.cuda.is_available()
+
+# %% ../nbs/00_core.ipynb #e232282a
+def photo_figures(dpi:int=144,     # pixels per inch of the stored figure
+                  quality:int=85,  # JPEG quality
+                 ) -> bool:
+    "Show the following matplotlib figures of this notebook as JPEG (photo grids shrink about 10x); False outside IPython."
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError: return False
+    if get_ipython() is None: return False
+    set_matplotlib_formats('jpeg', dpi=dpi, pil_kwargs={'quality': quality})
+    return True
 
 # %% ../nbs/00_core.ipynb #d16ea962
 CLASSES = ('real', 'fake')

@@ -340,7 +340,7 @@ def predict_cli(model:str,              # detector folder (card.json + model.saf
                 *images:str,            # image files or folders of images
                 csv_out:str=None,       # also write the results to this CSV file (must not exist)
                 json_out:str=None,      # also write the results to this JSON file (must not exist)
-                crop:bool=True,         # --no-crop: check the whole image as it is, without looking for a face
+                no_crop:bool=False,     # check the whole image as it is, without looking for a face
                 whole:bool=False,       # when no single face is found, check the whole image instead
                 gradcam:bool=False,     # compute Grad-CAM as well (only timing changes; nothing is saved)
                 backend:str='haar',     # face detector
@@ -360,7 +360,7 @@ def predict_cli(model:str,              # detector folder (card.json + model.saf
     print(f"# {det.name}: fake when p_fake >= {det.threshold:.4f}; {len(paths)} image(s)", file=sys.stderr)
     rows = []
     for p in paths:
-        res = check_image(det, p, name=str(p), crop_face=crop, use_whole_if_no_face=whole, gradcam=gradcam, backend=backend)
+        res = check_image(det, p, name=str(p), crop_face=not no_crop, use_whole_if_no_face=whole, gradcam=gradcam, backend=backend)
         print(_predict_line(str(p), res), flush=True)
         rows.append({'path': str(p), **{k: v for k, v in res.row().items() if k != 'name'}})
     if csv_out:

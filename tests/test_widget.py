@@ -185,10 +185,13 @@ def test_predict_cli(det_dir, faces, made_up, tmp_path):
     assert r.returncode != 0 and 'exists' in r.stderr and 'Traceback' not in r.stderr
     assert out_json.read_text() == before
 
-def test_predict_cli_options_and_errors(det_dir, made_up, tmp_path):
+def test_predict_cli_options_and_errors(det_dir, faces, made_up, tmp_path):
     noise = tmp_path/'noise.png'; noise.write_bytes(made_up['noise.png'])
     r = run('facefake-predict', det_dir, noise, '--whole')
     assert r.returncode == 0 and r.stdout.split('\t')[1] == 'whole', r.stderr[-2000:]
+    r = run('facefake-predict', det_dir, faces[0], '--no-crop')          # a face, but checked as a whole image
+    assert r.returncode == 0 and r.stdout.split('\t')[1] == 'whole', r.stderr[-2000:]
+    assert abs(float(r.stdout.split('\t')[2]) - check_image(load_detector(det_dir), faces[0], crop_face=False).p_fake) < 1e-4
     r = run('facefake-predict', det_dir, noise, tmp_path/'typo.jpg')
     assert r.returncode != 0 and 'typo.jpg' in r.stderr and 'Traceback' not in r.stderr and r.stdout == ''
     r = run('facefake-predict', tmp_path, noise)                          # not a detector folder

@@ -6,7 +6,8 @@
 Markdown cells are copied; code cells become ```python blocks followed by their text output; cells marked
 `#| hide` are left out and `#|` directive lines are dropped, as nbdev does. Pictures referenced as
 `images/NAME.png` live in nbs/images/ (where the docs site finds them) and are copied to images/ (where the
-repository page finds them).
+repository page finds them). Links to chapters (`[Core](00_core.ipynb)`, relative to nbs/ on the docs site) become
+`nbs/00_core.ipynb`, relative to the repository root where README.md sits.
 """
 import json, re, shutil, sys
 from pathlib import Path
@@ -30,9 +31,13 @@ def cell_md(cell):
         if text: parts.append(f"```\n{''.join(text).rstrip()}\n```" if 'text/markdown' not in o.get('data', {}) else ''.join(text))
     return '\n\n'.join(parts)
 
+def root_links(md):
+    "Chapter links relative to nbs/ (the docs site) made relative to the repository root (README.md)."
+    return re.sub(r'\]\((?!\w+://|/|nbs/)([\w.\-]+\.ipynb)\)', r'](nbs/\1)', md)
+
 def render():
     nb = json.loads(NB.read_text())
-    return HEADER + '\n\n'.join(md for md in map(cell_md, nb['cells']) if md) + '\n'
+    return root_links(HEADER + '\n\n'.join(md for md in map(cell_md, nb['cells']) if md) + '\n')
 
 def pictures(md): return sorted(set(re.findall(r'\(images/([\w.\-]+\.(?:png|jpg|gif|svg))\)', md)))
 

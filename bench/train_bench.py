@@ -5,19 +5,24 @@ split, the robustness sweep and the other shared set; the detector is saved to -
       .venv/bin/python bench/train_bench.py --dataset faces140k-sample --out runs/f140-256 --size 256 --epochs 8 [--test]
 
 Choices (size, epochs, augmentation) are made on the validation figures; --test is for the run that was chosen.
+A run saved without --test gets its test figures later, without retraining:
+
+    .venv/bin/python bench/train_bench.py --dataset rff-part --load runs/rff-600 --test --json-out runs/rff-600-test.json
 """
 import argparse, json, time, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore')
 import pandas as pd
 from facefake.splits import load_dataset
-from facefake.train import train_detector, save_detector
+from facefake.train import train_detector, save_detector, load_detector
 from facefake.evaluate import binary_metrics, evaluate, robustness, cross_dataset
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--dataset', default='faces140k-sample')
-    ap.add_argument('--out', required=True)
+    ap.add_argument('--out', help='folder for the trained detector, replaced if it exists (required unless --load)')
+    ap.add_argument('--load', help='a saved detector to evaluate instead of training one (nothing is written to it)')
+    ap.add_argument('--json-out', help='also write the figures here (a new file)')
     ap.add_argument('--arch', default='mobilenet_v2')
     ap.add_argument('--size', type=int, default=128)
     ap.add_argument('--crop', type=int, default=None)
@@ -29,16 +34,21 @@ def main():
     ap.add_argument('--reencode', type=str, default=None, help='train/evaluate on this re-encoded copy of the dataset instead')
     ap.add_argument('--test', action='store_true', help='also report the test split, robustness and cross-dataset')
     a = ap.parse_args()
+    if not (a.out or a.load): ap.error('give --out (train) or --load (evaluate a saved detector)')
+    if a.json_out and Path(a.json_out).exists(): ap.error(f'{a.json_out} exists; give a new file')
     df = load_dataset(a.reencode or a.dataset)
     t = time.time()
-    det, learn = train_detector(df, arch=a.arch, size=a.size, crop=a.crop, epochs=a.epochs, lr=a.lr, bs=a.bs,
-                                forensic=a.forensic, mixup=a.mixup, name=Path(a.out).name)
+    if a.load: det = load_detector(a.load)
+    else:
+        det, learn = train_detector(df, arch=a.arch, size=a.size, crop=a.crop, epochs=a.epochs, lr=a.lr, bs=a.bs,
+                                    forensic=a.forensic, mixup=a.mixup, name=Path(a.out).name)
     secs = time.time() - t
     valid = df[df.split == 'valid']
     vm = binary_metrics((valid.label == 'fake').to_numpy(), det.p_fake(list(valid.path)), det.threshold)
-    res = dict(args=vars(a), train_seconds=round(secs), valid={k: v for k, v in vm.items() if k != 'confusion'},
+    res = dict(args=vars(a), train_seconds=None if a.load else round(secs), valid={k: v for k, v in vm.items() if k != 'confusion'},
                epochs_run=det.card['training']['epochs_run'], best_epoch=det.card['training']['best_epoch'])
-    print('valid:', {k: round(v, 4) if isinstance(v, float) else v for k, v in res['valid'].items()}, f'({secs:.0f} s)', flush=True)
+    print('valid:', {k: round(v, 4) if isinstance(v, float) else v for k, v in res['valid'].items()},
+          f"({'loaded ' + a.load if a.load else f'{secs:.0f} s'})", flush=True)
     if a.test:
         ev = evaluate(det, df)
         res['test'] = {k: v for k, v in ev.metrics.items() if k != 'confusion'}
@@ -51,6 +61,8 @@ def main():
             res['cross_dataset_auc'] = cross_dataset({det.name: det}, {other: load_dataset(other)}).iloc[0].to_dict()
             print('cross-dataset AUC:', res['cross_dataset_auc'], flush=True)
         det.card['metrics'] = res['test']
+    if a.json_out: Path(a.json_out).write_text(json.dumps(res, indent=2, default=str))
+    if a.load: return
     save_detector(det, a.out, overwrite=True)
     Path(a.out, 'bench.json').write_text(json.dumps(res, indent=2, default=str))
 

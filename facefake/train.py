@@ -21,6 +21,7 @@ from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColRead
                                PILImage, Normalize, aug_transforms, Learner, CrossEntropyLossFlat, accuracy,
                                RocAucBinary, create_head, params, Transform, RandomCrop, RandTransform,
                                FocalLossFlat, MixUp, EarlyStoppingCallback, TrackerCallback)
+from fastai.callback.channelslast import ChannelsLast
 from PIL import Image, ImageFilter
 from fastcore.script import call_parse
 from .core import CLASSES, IMAGENET_STATS, RESAMPLE, prepare, to_tensor, sha256_file, writable_folder
@@ -208,12 +209,14 @@ def make_learner(dls,                      # from `face_dls`
                  loss:str='ce',            # 'ce' (cross-entropy) or 'focal' (focal loss, gamma 2)
                  mixup:bool=False,         # MixUp (blend pairs of training images and their labels)
                  cbs:list=None,            # extra fastai callbacks
+                 channels_last:bool=None,  # channels-last memory layout; None: on when training on the CPU
                 ) -> Learner:
     "A fastai `Learner` for a detector: model, loss, metrics and body/head parameter groups."
     if loss not in ('ce', 'focal'): raise ValueError(f"loss must be 'ce' or 'focal', not {loss!r}")
     model = build_model(arch, len(dls.vocab), pretrained=pretrained, head=head or DEFAULT_HEAD)
     metrics = [accuracy, RocAucBinary()] if len(dls.vocab) == 2 else [accuracy]
-    cbs = list(cbs or []) + ([MixUp()] if mixup else [])
+    if channels_last is None: channels_last = torch.device(getattr(dls, 'device', None) or 'cpu').type == 'cpu'
+    cbs = list(cbs or []) + ([MixUp()] if mixup else []) + ([ChannelsLast()] if channels_last else [])
     return Learner(dls, model, loss_func=FocalLossFlat(gamma=2.) if loss == 'focal' else CrossEntropyLossFlat(),
                    metrics=metrics, splitter=lambda m: [params(m[0]), params(m[1])], cbs=cbs)
 
@@ -324,7 +327,8 @@ def load_detector(folder:Path, device:str='cpu') -> Detector:
         sd = load_file(str(folder/WEIGHTS), device='cpu')
         model.load_state_dict(sd, strict=True)
     except Exception as e: raise DetectorFileError(f"{folder/WEIGHTS} does not fit a {card['arch']} with {card['n_out']} outputs: {e}") from None
-    return Detector(model.to(device), card)
+    fmt = torch.channels_last if torch.device(device).type == 'cpu' else torch.contiguous_format  # as `make_learner` trains
+    return Detector(model.to(device, memory_format=fmt), card)
 
 # %% ../nbs/07_train.ipynb #57029330
 @call_parse

@@ -36,7 +36,8 @@ def shared_images(n:int) -> list:
 def untrained(arch:str, size:int) -> Detector:
     card = dict(format='facefake-detector', version=1, name=f"{arch}-{size}px (untrained, for timing)", arch=arch, n_out=2,
                 head=DEFAULT_HEAD, classes=['real', 'fake'], size=size, crop=None, threshold=0.5)
-    return Detector(build_model(arch, 2, pretrained=False), card)
+    model = build_model(arch, 2, pretrained=False).to(memory_format=torch.channels_last)   # the layout load_detector gives on the CPU
+    return Detector(model, card)
 
 def latency(det:Detector, imgs:list) -> dict:
     "Median and 90th percentile seconds per image: whole check with and without Grad-CAM, and the face search alone."

@@ -18,7 +18,7 @@ import argparse, io, json, os, shutil, signal, socket, subprocess, sys, tempfile
 from pathlib import Path
 warnings.filterwarnings('ignore')
 import numpy as np, pandas as pd, torch
-from facefake.core import data_root
+from facefake.core import conv_layout, data_root
 from facefake.faces import crop_one
 from facefake.train import DEFAULT_HEAD, Detector, build_model, load_detector, save_detector
 from facefake.widget import check_image
@@ -36,7 +36,7 @@ def shared_images(n:int) -> list:
 def untrained(arch:str, size:int) -> Detector:
     card = dict(format='facefake-detector', version=1, name=f"{arch}-{size}px (untrained, for timing)", arch=arch, n_out=2,
                 head=DEFAULT_HEAD, classes=['real', 'fake'], size=size, crop=None, threshold=0.5)
-    model = build_model(arch, 2, pretrained=False).to(memory_format=torch.channels_last)   # the layout load_detector gives on the CPU
+    model = build_model(arch, 2, pretrained=False).to(memory_format=conv_layout('cpu'))   # the layout load_detector gives on the CPU
     return Detector(model, card)
 
 def latency(det:Detector, imgs:list) -> dict:

@@ -7,7 +7,7 @@ Docs: https://facefake.github.io/facefake/core.html.md"""
 # %% auto #0
 __all__ = ['DATA_ENV', 'FULL_ENV', 'CLASSES', 'IMAGE_EXTS', 'MAX_PIXELS', 'MAX_BYTES', 'RESAMPLE', 'IMAGENET_STATS', 'data_root',
            'in_colab', 'full_run', 'photo_figures', 'is_image_file', 'image_files', 'BadImageError', 'load_image',
-           'center_square', 'center_crop', 'prepare', 'to_tensor', 'sha256_file', 'writable_folder']
+           'center_square', 'center_crop', 'prepare', 'to_tensor', 'conv_layout', 'sha256_file', 'writable_folder']
 
 # %% ../nbs/00_core.ipynb #be3dfe95
 import hashlib, io, os, sys
@@ -159,6 +159,12 @@ def to_tensor(img:Image.Image, stats=IMAGENET_STATS):
     x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.).permute(2, 0, 1)
     mean, std = (torch.tensor(s).view(3, 1, 1) for s in stats)
     return (x - mean) / std
+
+# %% ../nbs/00_core.ipynb #c953b332
+def conv_layout(device='cpu'):
+    "The `torch.memory_format` for convolutions on `device`: channels-last on the CPU, PyTorch's default elsewhere."
+    import torch
+    return torch.channels_last if torch.device(device or 'cpu').type == 'cpu' else torch.contiguous_format
 
 # %% ../nbs/00_core.ipynb #df71e97c
 def sha256_file(path:Path, chunk:int=2**20) -> str:

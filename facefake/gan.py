@@ -18,7 +18,7 @@ import numpy as np, pandas as pd
 import torch
 from torch import nn
 from PIL import Image
-from .core import prepare, sha256_file, writable_folder
+from .core import prepare, sha256_file, writable_folder, conv_layout
 
 # %% ../nbs/11_gan.ipynb #f7cb8aa3
 def to_pm1(img:Image.Image) -> torch.Tensor:
@@ -155,7 +155,7 @@ def train_gan(gan:DCGAN,            # the GAN to train (in place)
         raise ValueError(f"x must have shape (n, {gan.config['nc']}, {gan.size}, {gan.size}) for this GAN, not {tuple(x.shape)}")
     if len(x) < bs: raise ValueError(f"need at least one full batch: {len(x)} images for bs={bs}; lower bs")
     device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    fmt = torch.channels_last if device.type == 'cpu' else torch.contiguous_format   # faster convolutions on CPU
+    fmt = conv_layout(device)   # channels-last on the CPU: faster convolutions
     G, D = gan.G.to(device, memory_format=fmt).train(), gan.D.to(device, memory_format=fmt).train()
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999))

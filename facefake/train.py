@@ -24,7 +24,7 @@ from fastai.vision.all import (DataBlock, TransformBlock, CategoryBlock, ColRead
 from fastai.callback.channelslast import ChannelsLast
 from PIL import Image, ImageFilter
 from fastcore.script import call_parse
-from .core import CLASSES, IMAGENET_STATS, RESAMPLE, prepare, to_tensor, sha256_file, writable_folder
+from .core import CLASSES, IMAGENET_STATS, RESAMPLE, prepare, to_tensor, sha256_file, writable_folder, conv_layout
 
 # %% ../nbs/07_train.ipynb #4f0be92a
 class PretrainedWeightsMissing(RuntimeError):
@@ -215,7 +215,7 @@ def make_learner(dls,                      # from `face_dls`
     if loss not in ('ce', 'focal'): raise ValueError(f"loss must be 'ce' or 'focal', not {loss!r}")
     model = build_model(arch, len(dls.vocab), pretrained=pretrained, head=head or DEFAULT_HEAD)
     metrics = [accuracy, RocAucBinary()] if len(dls.vocab) == 2 else [accuracy]
-    if channels_last is None: channels_last = torch.device(getattr(dls, 'device', None) or 'cpu').type == 'cpu'
+    if channels_last is None: channels_last = conv_layout(getattr(dls, 'device', None)) == torch.channels_last
     cbs = list(cbs or []) + ([MixUp()] if mixup else []) + ([ChannelsLast()] if channels_last else [])
     return Learner(dls, model, loss_func=FocalLossFlat(gamma=2.) if loss == 'focal' else CrossEntropyLossFlat(),
                    metrics=metrics, splitter=lambda m: [params(m[0]), params(m[1])], cbs=cbs)
@@ -327,8 +327,7 @@ def load_detector(folder:Path, device:str='cpu') -> Detector:
         sd = load_file(str(folder/WEIGHTS), device='cpu')
         model.load_state_dict(sd, strict=True)
     except Exception as e: raise DetectorFileError(f"{folder/WEIGHTS} does not fit a {card['arch']} with {card['n_out']} outputs: {e}") from None
-    fmt = torch.channels_last if torch.device(device).type == 'cpu' else torch.contiguous_format  # as `make_learner` trains
-    return Detector(model.to(device, memory_format=fmt), card)
+    return Detector(model.to(device, memory_format=conv_layout(device)), card)   # the layout `make_learner` trains in
 
 # %% ../nbs/07_train.ipynb #57029330
 @call_parse

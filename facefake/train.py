@@ -6,8 +6,8 @@ Docs: https://facefake.github.io/facefake/train.html.md"""
 
 # %% auto #0
 __all__ = ['ARCHS', 'DEFAULT_HEAD', 'CARD', 'WEIGHTS', 'PretrainedWeightsMissing', 'simple_cnn_body', 'build_model',
-           'PrepareImage', 'face_dls', 'jpeg_reencode', 'gaussian_blur', 'down_up', 'RandomForensic', 'Detector',
-           'youden_threshold', 'KeepBestCallback', 'make_learner', 'train_detector', 'plot_training',
+           'PrepareImage', 'TrainOnly', 'face_dls', 'jpeg_reencode', 'gaussian_blur', 'down_up', 'RandomForensic',
+           'Detector', 'youden_threshold', 'KeepBestCallback', 'make_learner', 'train_detector', 'plot_training',
            'DetectorFileError', 'save_detector', 'load_detector', 'train_cli']
 
 # %% ../nbs/07_train.ipynb #1a4d953a
@@ -85,6 +85,15 @@ class PrepareImage(Transform):
     def __init__(self, size:int): self.size = size
     def encodes(self, path:(Path, str)): return PILImage(prepare(path, self.size))
 
+class TrainOnly(Transform):
+    "Batch transforms applied to training batches only (fastai's affine ones would resample validation batches with the identity)."
+    order = 30
+    def __init__(self, tfms): super().__init__(); self.tfms = sorted(tfms, key=lambda t: t.order)
+    def __call__(self, b, split_idx=None, **kwargs):
+        if split_idx != 0: return b
+        for t in self.tfms: b = t(b, split_idx=split_idx)
+        return b
+
 def face_dls(df:pd.DataFrame,    # split table (`load_dataset`): uses the rows with split 'train' and 'valid'
              size:int=128,       # image side
              bs:int=32,          # batch size
@@ -105,7 +114,7 @@ def face_dls(df:pd.DataFrame,    # split table (`load_dataset`): uses the rows w
                                CategoryBlock(vocab=list(classes), sort=False)),
                        get_x=ColReader('path'), get_y=ColReader('label'), splitter=ColSplitter('is_valid'),
                        item_tfms=([RandomCrop(crop)] if crop else []) + ([RandomForensic()] if forensic else []),
-                       batch_tfms=[*tfms, Normalize.from_stats(*IMAGENET_STATS)])
+                       batch_tfms=[TrainOnly(tfms), Normalize.from_stats(*IMAGENET_STATS)])
     if balance:
         wgts = (1. / items.label.map(items.label.value_counts())).to_numpy()
         return dblock.weighted_dataloaders(items, wgts, bs=bs, seed=seed, num_workers=num_workers)

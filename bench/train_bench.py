@@ -5,6 +5,12 @@ split, the robustness sweep and the other shared set; the detector is saved to -
       .venv/bin/python bench/train_bench.py --dataset faces140k-sample --out runs/f140-256 --size 256 --epochs 8 [--test]
 
 Choices (size, epochs, augmentation) are made on the validation figures; --test is for the run that was chosen.
+--probe fits the linear probe of nbs/14_probe.ipynb (logistic regression on frozen MobileNetV2 features, C chosen on
+the valid split) instead of fine-tuning, with --degraded N degraded copies of each training image; --epochs, --lr,
+--crop, --mixup, --forensic do not apply to it:
+
+    .venv/bin/python bench/train_bench.py --dataset faces140k-sample --out runs/f140-probe --probe --size 384 --test
+
 A run saved without --test gets its test figures later, without retraining:
 
     .venv/bin/python bench/train_bench.py --dataset rff-part --load runs/rff-600 --test --json-out runs/rff-600-test.json
@@ -15,6 +21,7 @@ warnings.filterwarnings('ignore')
 import pandas as pd
 from facefake.splits import load_dataset
 from facefake.train import train_detector, save_detector, load_detector
+from facefake.probe import fit_probe
 from facefake.evaluate import binary_metrics, evaluate, robustness, cross_dataset
 
 def main():
@@ -31,6 +38,8 @@ def main():
     ap.add_argument('--bs', type=int, default=32)
     ap.add_argument('--forensic', action='store_true')
     ap.add_argument('--mixup', action='store_true')
+    ap.add_argument('--probe', action='store_true', help='fit the linear probe on frozen features instead of fine-tuning')
+    ap.add_argument('--degraded', type=int, default=0, help='probe only: degraded copies of every training image (JPEG, blur, down-up)')
     ap.add_argument('--reencode', type=str, default=None, help='train/evaluate on this re-encoded copy of the dataset instead')
     ap.add_argument('--test', action='store_true', help='also report the test split, robustness and cross-dataset')
     a = ap.parse_args()
@@ -39,6 +48,9 @@ def main():
     df = load_dataset(a.reencode or a.dataset)
     t = time.time()
     if a.load: det = load_detector(a.load)
+    elif a.probe:
+        det, table = fit_probe(df, size=a.size, forensic=a.degraded, name=Path(a.out).name)
+        print(table.round(4).to_string(), flush=True)
     else:
         det, learn = train_detector(df, arch=a.arch, size=a.size, crop=a.crop, epochs=a.epochs, lr=a.lr, bs=a.bs,
                                     forensic=a.forensic, mixup=a.mixup, name=Path(a.out).name)
@@ -46,7 +58,7 @@ def main():
     valid = df[df.split == 'valid']
     vm = binary_metrics((valid.label == 'fake').to_numpy(), det.p_fake(list(valid.path)), det.threshold)
     res = dict(args=vars(a), train_seconds=None if a.load else round(secs), valid={k: v for k, v in vm.items() if k != 'confusion'},
-               epochs_run=det.card['training']['epochs_run'], best_epoch=det.card['training']['best_epoch'])
+               epochs_run=det.card['training'].get('epochs_run'), best_epoch=det.card['training'].get('best_epoch'))
     print('valid:', {k: round(v, 4) if isinstance(v, float) else v for k, v in res['valid'].items()},
           f"({'loaded ' + a.load if a.load else f'{secs:.0f} s'})", flush=True)
     if a.test:

@@ -58,3 +58,17 @@ def test_audit_cli(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'SHORTCUT' in r.stdout and 'jpeg_quality' in r.stdout
     assert json.loads((tmp_path/'a.json').read_text())['metadata_accuracy'] > 0.6
+
+@needs_sample
+def test_train_cli_probe(tmp_path):
+    "facefake-train --probe fits the linear probe, evaluates it and saves a detector that facefake-evaluate reads."
+    out = tmp_path/'probe'
+    r = run('facefake-train', 'faces140k-sample', out, '--probe', '--size', 64, '--limit', 40)
+    assert r.returncode == 0, r.stderr[-3000:]
+    card = json.loads((out/'card.json').read_text())
+    assert card['arch'] == 'mobilenet_v2_taps' and card['training']['method'].startswith('linear probe')
+    assert card['training']['n_train'] + card['training']['n_valid'] < 80 and 0 <= card['metrics']['roc_auc'] <= 1
+    r = run('facefake-evaluate', out, SAMPLE/'..'/'rff-part')
+    assert r.returncode == 0 and 'accuracy' in r.stdout, r.stderr[-2000:]
+    r = run('facefake-train', 'faces140k-sample', out, '--probe', '--limit', 10)   # never into a used folder
+    assert r.returncode != 0 and 'not empty' in r.stderr

@@ -3,6 +3,9 @@
     python tools/make_readme.py          # write README.md and copy the pictures it shows into images/
     python tools/make_readme.py --check  # exit 1 if README.md or images/ are out of step with nbs/index.ipynb
 
+Both also check the chapter list: every numbered notebook in nbs/ has exactly one "Open in Colab" badge, and every
+badge opens a notebook that exists.
+
 Markdown cells are copied; code cells become ```python blocks followed by their text output; cells marked
 `#| hide` are left out and `#|` directive lines are dropped, as nbdev does. Pictures referenced as
 `images/NAME.png` live in nbs/images/ (where the docs site finds them) and are copied to images/ (where the
@@ -41,8 +44,19 @@ def render():
 
 def pictures(md): return sorted(set(re.findall(r'\(images/([\w.\-]+\.(?:png|jpg|gif|svg))\)', md)))
 
+COLAB = 'https://colab.research.google.com/github/facefake/facefake/blob/main/'
+
+def chapter_problems(md):
+    "Every chapter notebook has one Colab badge in the chapter list, and every badge opens a notebook that exists."
+    badges = re.findall(r'\(' + re.escape(COLAB) + r'([^)\s]+)\)', md)
+    bad = [f"Colab badge points at {b}, which does not exist" for b in badges if not (ROOT/b).is_file()]
+    chapters = sorted(f"nbs/{p.name}" for p in (ROOT/'nbs').glob('[0-9]*.ipynb'))
+    bad += [f"{c} has no Colab badge in nbs/index.ipynb's chapter list" for c in chapters if badges.count(c) != 1]
+    return bad
+
 def main(check=False):
-    md, bad = render(), []
+    md = render()
+    bad = chapter_problems(md)
     for name in pictures(md):
         src, dst = ROOT/'nbs'/'images'/name, ROOT/'images'/name
         if not src.exists(): bad.append(f"nbs/images/{name} is referenced by nbs/index.ipynb but missing")

@@ -7,7 +7,7 @@ Docs: https://facefake.github.io/facefake/probe.html.md"""
 # %% auto #0
 __all__ = ['PROBE_HEAD', 'pooled_features', 'fit_logistic', 'block_study', 'plot_block_study', 'fold_logistic', 'fit_probe']
 
-# %% ../nbs/14_probe.ipynb #5ca4490c
+# %% ../nbs/14_probe.ipynb #dbb39579
 import time
 import numpy as np, pandas as pd
 import torch
@@ -16,7 +16,7 @@ import random
 from .core import CLASSES, load_image, prepare, to_tensor, conv_layout
 from .train import ARCHS, PooledTaps, Detector, RandomForensic, build_model, detector_card, youden_threshold
 
-# %% ../nbs/14_probe.ipynb #96e134ac
+# %% ../nbs/14_probe.ipynb #b0915ade
 @torch.no_grad()
 def pooled_features(body:nn.Module,  # returns (N, D) or (N, D, 1, 1) for a batch, e.g. `PooledTaps`
                     imgs,            # paths, bytes or PIL images
@@ -35,9 +35,9 @@ def pooled_features(body:nn.Module,  # returns (N, D) or (N, D, 1, 1) for a batc
         out.append(body(x.to(dev, memory_format=conv_layout(dev))).flatten(1).float().cpu().numpy())
     return np.concatenate(out)
 
-# %% ../nbs/14_probe.ipynb #0159073a
+# %% ../nbs/14_probe.ipynb #562709b5
 def fit_logistic(X_train, y_train, X_valid, y_valid, # features and labels (1 = fake) of the two splits
-                 Cs:tuple=(1e-3, 1e-2, 1e-1, 1.),    # inverse L2 strengths to try
+                 Cs:tuple=(1e-4, 1e-3, 1e-2, 1e-1, 1.),    # inverse L2 strengths to try
                 ) -> tuple:
     "Standardise, fit a logistic regression per `C`, keep the best by validation AUC: `(scaler, classifier, table)`."
     from sklearn.linear_model import LogisticRegression
@@ -61,7 +61,7 @@ def block_study(df:pd.DataFrame,   # split table from `load_dataset` (train and 
                 size:int=256,      # image side
                 blocks:tuple=tuple(range(1, 19)), # MobileNetV2 blocks to probe (1 = first)
                 grid:int=4,        # grid side for the 'grid' summary
-                Cs:tuple=(1e-3, 1e-2, 1e-1, 1.),
+                Cs:tuple=(1e-4, 1e-3, 1e-2, 1e-1, 1.),
                ) -> pd.DataFrame:
     "Validation AUC of a logistic regression on each block's 'global' and 'grid' summaries (one row per block)."
     taps = PooledTaps(ARCHS['mobilenet_v2'](True)[0], taps=blocks, grid=grid).eval()
@@ -90,7 +90,7 @@ def plot_block_study(study:pd.DataFrame, taps:tuple=(10, 13, 16), title:str='Whe
     ax.legend(fontsize=8, loc='lower right'); fig.tight_layout()
     return fig
 
-# %% ../nbs/14_probe.ipynb #403afd37
+# %% ../nbs/14_probe.ipynb #c446624e
 PROBE_HEAD = dict(lin_ftrs=[], ps=0., concat_pool=False)
 _FORENSIC = RandomForensic(p_jpeg=0.8, p_blur=0.3, p_resize=0.3)   # stronger than training's: every copy should count
 def _degrade(img): return _FORENSIC.degrade(img)
@@ -115,13 +115,13 @@ def fold_logistic(head:nn.Sequential,  # a head built with `PROBE_HEAD`: pooling
         lin.weight[fake_index] = w                          # logit(fake) - logit(real) = w . z + b
     return head.eval()
 
-# %% ../nbs/14_probe.ipynb #eb5f1910
+# %% ../nbs/14_probe.ipynb #74c935ec
 def fit_probe(df:pd.DataFrame,               # split table from `load_dataset`, labels real/fake
               arch:str='mobilenet_v2_taps',  # a body that returns one vector per image (see `PooledTaps`)
               size:int=384,                  # image side after `prepare`
               flips:bool=True,               # add the mirrored training images
-              forensic:int=0,                # add this many degraded copies of every training image (`RandomForensic`)
-              Cs:tuple=(1e-3, 1e-2, 1e-1, 1.), # regularisation strengths tried (chosen on the valid split)
+              forensic:int=2,                # add this many degraded copies of every training image (`RandomForensic`)
+              Cs:tuple=(1e-4, 1e-3, 1e-2, 1e-1, 1.), # regularisation strengths tried (chosen on the valid split)
               bs:int=32,                     # batch size for the features
               name:str=None,                 # detector name for its card
               seed:int=42,                   # seed for the degradations

@@ -11,6 +11,9 @@ the valid split) instead of fine-tuning, with --degraded N degraded copies of ea
 
     .venv/bin/python bench/train_bench.py --dataset faces140k-sample --out runs/f140-probe --probe --size 384 --test
 
+--valid-robustness adds the robustness sweep on the validation split, so that a choice (say --degraded 0 or 2) can
+weigh robustness without looking at the test split.
+
 A run saved without --test gets its test figures later, without retraining:
 
     .venv/bin/python bench/train_bench.py --dataset rff-part --load runs/rff-600 --test --json-out runs/rff-600-test.json
@@ -39,8 +42,9 @@ def main():
     ap.add_argument('--forensic', action='store_true')
     ap.add_argument('--mixup', action='store_true')
     ap.add_argument('--probe', action='store_true', help='fit the linear probe on frozen features instead of fine-tuning')
-    ap.add_argument('--degraded', type=int, default=0, help='probe only: degraded copies of every training image (JPEG, blur, down-up)')
+    ap.add_argument('--degraded', type=int, default=2, help='probe only: degraded copies of every training image (JPEG, blur, down-up); 2 as in fit_probe')
     ap.add_argument('--reencode', type=str, default=None, help='train/evaluate on this re-encoded copy of the dataset instead')
+    ap.add_argument('--valid-robustness', action='store_true', help='also the robustness sweep on the validation split (for choices)')
     ap.add_argument('--test', action='store_true', help='also report the test split, robustness and cross-dataset')
     a = ap.parse_args()
     if not (a.out or a.load): ap.error('give --out (train) or --load (evaluate a saved detector)')
@@ -61,6 +65,10 @@ def main():
                epochs_run=det.card['training'].get('epochs_run'), best_epoch=det.card['training'].get('best_epoch'))
     print('valid:', {k: round(v, 4) if isinstance(v, float) else v for k, v in res['valid'].items()},
           f"({'loaded ' + a.load if a.load else f'{secs:.0f} s'})", flush=True)
+    if a.valid_robustness:
+        vrob = robustness(det, valid.assign(split='test'))   # robustness reads the test rows: here, the validation ones
+        res['valid_robustness'] = vrob.round(4).to_dict(orient='index')
+        print('validation split:\n' + vrob.round(3).to_string(), flush=True)
     if a.test:
         ev = evaluate(det, df)
         res['test'] = {k: v for k, v in ev.metrics.items() if k != 'confusion'}

@@ -1,4 +1,4 @@
-"""Where in a pretrained network the evidence for "fake" lives, and a detector that is a logistic regression on it: minutes on a CPU, and better than fine-tuning on these small sets.
+"""Where in a pretrained network the evidence for "fake" lives, and a detector that is a logistic regression on it: minutes on a CPU, and better than fine-tuning on the StyleGAN sample (not on the Photoshop composites).
 
 Docs: https://facefake.github.io/facefake/probe.html.md"""
 

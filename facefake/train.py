@@ -41,7 +41,7 @@ def _tv_body(name, weights_enum, cut):
                 f"could not load ImageNet weights for {name} ({type(e).__name__}: {e}). torch looks for them in "
                 f"{Path(torch.hub.get_dir())/'checkpoints'}; on a machine without internet, set TORCH_HOME to a folder "
                 f"holding hub/checkpoints/{weights.url.split('/')[-1]}, or pass pretrained=False to train from scratch") from None
-        body = cut(m).eval()   # in inference mode, the probe below leaves batch norm's running statistics alone
+        body = cut(m).eval()   # in inference mode, so the zero-image pass below leaves batch norm's running statistics alone
         with torch.no_grad(): nf = body(torch.zeros(1, 3, 64, 64)).shape[1]
         return body.train(), nf
     return build

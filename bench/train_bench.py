@@ -6,8 +6,9 @@ split, the robustness sweep and the other shared set; the detector is saved to -
 
 Choices (size, epochs, augmentation) are made on the validation figures; --test is for the run that was chosen.
 --probe fits the linear probe of nbs/14_probe.ipynb (logistic regression on frozen MobileNetV2 features, C chosen on
-the valid split) instead of fine-tuning, with --degraded N degraded copies of each training image; --epochs, --lr,
---crop, --mixup, --forensic do not apply to it:
+the valid split) instead of fine-tuning, with --degraded N degraded copies of each training image and the body
+--probe-arch (taps summarised on an 8 x 8 grid, or mobilenet_v2_taps: 4 x 4); --epochs, --lr, --crop, --mixup,
+--forensic do not apply to it:
 
     .venv/bin/python bench/train_bench.py --dataset faces140k-sample --out runs/f140-probe --probe --size 384 --test
 
@@ -42,6 +43,7 @@ def main():
     ap.add_argument('--forensic', action='store_true')
     ap.add_argument('--mixup', action='store_true')
     ap.add_argument('--probe', action='store_true', help='fit the linear probe on frozen features instead of fine-tuning')
+    ap.add_argument('--probe-arch', default='mobilenet_v2_taps8', help='probe only: the body, mobilenet_v2_taps8 (8 x 8 grid, as fit_probe) or mobilenet_v2_taps (4 x 4)')
     ap.add_argument('--degraded', type=int, default=2, help='probe only: degraded copies of every training image (JPEG, blur, down-up); 2 as in fit_probe')
     ap.add_argument('--reencode', type=str, default=None, help='train/evaluate on this re-encoded copy of the dataset instead')
     ap.add_argument('--valid-robustness', action='store_true', help='also the robustness sweep on the validation split (for choices)')
@@ -53,7 +55,7 @@ def main():
     t = time.time()
     if a.load: det = load_detector(a.load)
     elif a.probe:
-        det, table = fit_probe(df, size=a.size, forensic=a.degraded, name=Path(a.out).name)
+        det, table = fit_probe(df, arch=a.probe_arch, size=a.size, forensic=a.degraded, name=Path(a.out).name)
         print(table.round(4).to_string(), flush=True)
     else:
         det, learn = train_detector(df, arch=a.arch, size=a.size, crop=a.crop, epochs=a.epochs, lr=a.lr, bs=a.bs,

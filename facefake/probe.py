@@ -117,7 +117,7 @@ def fold_logistic(head:nn.Sequential,  # a head built with `PROBE_HEAD`: pooling
 
 # %% ../nbs/14_probe.ipynb #74c935ec
 def fit_probe(df:pd.DataFrame,               # split table from `load_dataset`, labels real/fake
-              arch:str='mobilenet_v2_taps',  # a body that returns one vector per image (see `PooledTaps`)
+              arch:str='mobilenet_v2_taps8', # a body that returns one vector per image (see `PooledTaps`)
               size:int=384,                  # image side after `prepare`
               flips:bool=True,               # add the mirrored training images
               forensic:int=2,                # add this many degraded copies of every training image (`RandomForensic`)

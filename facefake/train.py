@@ -82,6 +82,7 @@ ARCHS = {
     'densenet161':     _tv_body('densenet161', 'DenseNet161_Weights', lambda m: nn.Sequential(m.features, nn.ReLU())),
     'simple_cnn':      simple_cnn_body,
     'mobilenet_v2_taps': _tv_body('mobilenet_v2', 'MobileNet_V2_Weights', lambda m: PooledTaps(m.features)),
+    'mobilenet_v2_taps8': _tv_body('mobilenet_v2', 'MobileNet_V2_Weights', lambda m: PooledTaps(m.features, grid=8)),
 }
 
 # %% ../nbs/07_train.ipynb #3a9e59c9

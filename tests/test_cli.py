@@ -66,7 +66,7 @@ def test_train_cli_probe(tmp_path):
     r = run('facefake-train', 'faces140k-sample', out, '--probe', '--size', 64, '--limit', 40)
     assert r.returncode == 0, r.stderr[-3000:]
     card = json.loads((out/'card.json').read_text())
-    assert card['arch'] == 'mobilenet_v2_taps' and card['training']['method'].startswith('linear probe')
+    assert card['arch'] == 'mobilenet_v2_taps8' and card['training']['method'].startswith('linear probe')
     assert card['training']['n_train'] + card['training']['n_valid'] < 80 and 0 <= card['metrics']['roc_auc'] <= 1
     r = run('facefake-evaluate', out, SAMPLE/'..'/'rff-part')
     assert r.returncode == 0 and 'accuracy' in r.stdout, r.stderr[-2000:]

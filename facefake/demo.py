@@ -18,6 +18,7 @@ from .audit import audit, plot_audit
 from .average import average_faces, plot_average_faces, t_map
 from .train import train_detector, plot_training, save_detector
 from .evaluate import evaluate, plot_evaluation
+from .probe import fit_probe
 
 # %% ../nbs/20_demo.ipynb #60a024c6
 MARKER = '.facefake-report'
@@ -58,6 +59,17 @@ run on {html.escape(metrics['machine'])} in {t['total']:.0f} s ({html.escape(met
     (out/'index.html').write_text(page)
 
 # %% ../nbs/20_demo.ipynb #fc0f49e2
+def _plot_probe_fit(table, title):
+    "Validation AUC against the logistic regression's C (the probe's 'training curve'), the chosen C marked."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.semilogx(table.index, table.valid_auc, 'o-')
+    best = table.valid_auc.idxmax()
+    ax.axvline(best, color='gray', ls=':', label=f'chosen: C = {best:g}')
+    ax.set(title=title, xlabel='C (inverse L2 strength, log scale)', ylabel='validation ROC AUC'); ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
 def run_demo(dataset:str='faces140k-sample', # registered dataset name or a folder of real/ and fake/ images
              out:str='facefake-report',      # report folder (created; a previous report there is replaced)
              size:int=128,                   # image side for training and the average faces
@@ -65,6 +77,7 @@ def run_demo(dataset:str='faces140k-sample', # registered dataset name or a fold
              limit:int=None,                 # use at most this many images per class (quick runs)
              arch:str='mobilenet_v2',        # architecture (see `facefake.train.ARCHS`)
              seed:int=42,                    # split and training seed
+             probe:bool=False,               # fit the linear probe on frozen features instead of fine-tuning (ignores arch, epochs)
              verbose:bool=True,              # print progress
             ) -> dict:
     "Run data -> audit -> average faces -> training -> evaluation and write the report; returns the metrics."
@@ -93,9 +106,15 @@ def run_demo(dataset:str='faces140k-sample', # registered dataset name or a fold
          'Average faces: per-class mean and std, |difference| and Welch t')
     step('average_faces', s)
 
-    say(f"4/5 training {arch} at {size} px, 1 frozen + {epochs} epochs"); s = time.time()
-    det, learn = train_detector(df, arch=arch, size=size, epochs=epochs, seed=seed, name=f"{arch}-{size}px-{name}")
-    save(plot_training(learn, title=f'{det.name}: training'), 'training.png', 'Training loss and validation metrics')
+    if probe:
+        say(f"4/5 linear probe on frozen MobileNetV2 features at {size} px"); s = time.time()
+        det, table = fit_probe(df, size=size, seed=seed, name=f"probe-{size}px-{name}")
+        save(_plot_probe_fit(table, title=f'{det.name}: choosing the regularisation'), 'training.png',
+             'Linear probe: validation AUC for each regularisation strength C')
+    else:
+        say(f"4/5 training {arch} at {size} px, 1 frozen + {epochs} epochs"); s = time.time()
+        det, learn = train_detector(df, arch=arch, size=size, epochs=epochs, seed=seed, name=f"{arch}-{size}px-{name}")
+        save(plot_training(learn, title=f'{det.name}: training'), 'training.png', 'Training loss and validation metrics')
     step('training', s)
 
     say("5/5 evaluation on the test split"); s = time.time()
@@ -127,8 +146,9 @@ def main(dataset:str='faces140k-sample', # registered dataset name or a folder o
          limit:int=None,                 # at most this many images per class
          arch:str='mobilenet_v2',        # architecture
          seed:int=42,                    # seed
+         probe:bool=False,               # fit the linear probe on frozen features instead of fine-tuning
         ):
     "Run the facefake end-to-end demo and write an HTML report."
     matplotlib.use('Agg')
-    try: run_demo(dataset, out, size=size, epochs=epochs, limit=limit, arch=arch, seed=seed)
+    try: run_demo(dataset, out, size=size, epochs=epochs, limit=limit, arch=arch, seed=seed, probe=probe)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e: raise SystemExit(f"facefake-demo: {e}")

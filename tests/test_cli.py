@@ -31,6 +31,18 @@ def test_demo_writes_report(report):
     for png in report.glob('*.png'): assert png.stat().st_size > 10_000, png   # real figures, not empty canvases
 
 @needs_sample
+def test_demo_probe_saves_a_loadable_probe(tmp_path):
+    out = tmp_path/'report'
+    r = run('facefake-demo', '--out', out, '--size', 48, '--limit', 40, '--probe')
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((out/'metrics.json').read_text())
+    assert m['detector']['training']['method'].startswith('linear probe') and m['detector']['arch'] == 'mobilenet_v2_taps8'
+    from facefake.train import load_detector
+    det = load_detector(out/'detector')
+    p = det.p_fake([next((SAMPLE/'fake').iterdir())])
+    assert p.shape == (1,) and 0 <= p[0] <= 1
+
+@needs_sample
 def test_demo_refuses_foreign_folder(tmp_path):
     mine = tmp_path/'mine'; mine.mkdir(); (mine/'thesis.docx').write_text('precious')
     r = run('facefake-demo', '--out', mine, '--limit', 10)

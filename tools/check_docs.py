@@ -5,7 +5,9 @@
 1. `nbdev-proc-nbs` processes every notebook in nbs/ into _proc/, the step of `nbdev-docs` before Quarto renders:
    it runs the export and import cells and every `show_doc`, so a `show_doc` whose target does not resolve fails here.
 2. Every notebook in nbs/ came out in _proc/ (none skipped); _proc/ is removed first, so nothing stale counts.
-3. Every name a module exports (`__all__`) that is a function or class has a docstring of its own, so the API
+3. nbs/sidebar.yml (the site's sidebar, by part of the course) lists every notebook in nbs/ exactly once, and no
+   file that is not there.
+4. Every name a module exports (`__all__`) that is a function or class has a docstring of its own, so the API
    reference has a sentence for it.
 Exits 1 with the list of problems.
 """
@@ -24,6 +26,29 @@ def processed() -> list:
     missing = [nb.name for nb in sorted((ROOT/'nbs').glob('*.ipynb')) if not (ROOT/'_proc'/nb.name).exists()]
     return [f"not processed into _proc/: {', '.join(missing)}"] if missing else []
 
+def _sidebar_files(items) -> list:
+    "Every file named in a Quarto sidebar `contents` list, sections included."
+    out = []
+    for it in items:
+        if isinstance(it, str): out.append(it)
+        elif isinstance(it, dict):
+            if 'href' in it: out.append(it['href'])
+            out += _sidebar_files(it.get('contents', []))
+    return out
+
+def sidebar() -> list:
+    "Problems with nbs/sidebar.yml: notebooks missing from it, listed twice, or listed but absent."
+    import yaml
+    path = ROOT/'nbs'/'sidebar.yml'
+    if not path.exists(): return ["nbs/sidebar.yml is missing"]
+    listed = _sidebar_files(yaml.safe_load(path.read_text())['website']['sidebar']['contents'])
+    nbs = sorted(nb.name for nb in (ROOT/'nbs').glob('*.ipynb'))
+    probs = [f"nbs/sidebar.yml leaves out {', '.join(sorted(set(nbs) - set(listed)))}"] if set(nbs) - set(listed) else []
+    if set(listed) - set(nbs): probs.append(f"nbs/sidebar.yml lists files not in nbs/: {', '.join(sorted(set(listed) - set(nbs)))}")
+    twice = sorted({f for f in listed if listed.count(f) > 1})
+    if twice: probs.append(f"nbs/sidebar.yml lists twice: {', '.join(twice)}")
+    return probs
+
 def undocumented() -> list:
     "Exported functions and classes without a docstring of their own."
     idx = json.loads(json.dumps(importlib.import_module('facefake._modidx').d))
@@ -37,8 +62,8 @@ def undocumented() -> list:
     return [f"exported without a docstring: {', '.join(bad)}"] if bad else []
 
 if __name__ == '__main__':
-    problems = processed() + undocumented()
+    problems = processed() + sidebar() + undocumented()
     for p in problems: print('FAILED:', p)
     if problems: sys.exit(1)
     n = len(list((ROOT/'nbs').glob('*.ipynb')))
-    print(f"== docs: all {n} notebooks processed by nbdev-proc-nbs, every show_doc resolved, every exported name documented")
+    print(f"== docs: all {n} notebooks processed by nbdev-proc-nbs and in the sidebar, every show_doc resolved, every exported name documented")

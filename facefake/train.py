@@ -40,7 +40,7 @@ def _tv_body(name, weights_enum, cut):
             raise PretrainedWeightsMissing(
                 f"could not load ImageNet weights for {name} ({type(e).__name__}: {e}). torch looks for them in "
                 f"{Path(torch.hub.get_dir())/'checkpoints'}; on a machine without internet, set TORCH_HOME to a folder "
-                f"holding hub/checkpoints/{weights.url.split('/')[-1]}, or pass pretrained=False to train from scratch") from None
+                f"holding hub/checkpoints/{weights.url.split('/')[-1]}, or pass pretrained=False (facefake-train: --no-pretrained) to train from scratch") from None
         body = cut(m).eval()   # in inference mode, so the zero-image pass below leaves batch norm's running statistics alone
         with torch.no_grad(): nf = body(torch.zeros(1, 3, 64, 64)).shape[1]
         return body.train(), nf
@@ -48,7 +48,7 @@ def _tv_body(name, weights_enum, cut):
 
 def simple_cnn_body(pretrained:bool=False, ch:tuple=(32, 32, 64, 64, 128, 128), p:float=0.25):
     "The StyleGAN seed's CNN: six conv-BN-ReLU blocks, max-pooling after every second, dropout; no pretrained weights."
-    if pretrained: raise PretrainedWeightsMissing("simple_cnn has no pretrained weights; use pretrained=False")
+    if pretrained: raise PretrainedWeightsMissing("simple_cnn has no pretrained weights; use pretrained=False (facefake-train: --no-pretrained)")
     layers, ni = [], 3
     for i, nf in enumerate(ch):
         layers += [nn.Conv2d(ni, nf, 3, padding=1, bias=False), nn.BatchNorm2d(nf), nn.ReLU(inplace=True)]

@@ -1,0 +1,45 @@
+"""LP-FT on the StyleGAN sample, validation only: fine-tune the whole 8 x 8 probe model (MobileNetV2 blocks 1-16 and the
+folded logistic head) starting from the probe itself, with every batch-norm layer kept in inference mode (the head's
+holds the probe's standardisation) and a small learning rate (Kumar et al. 2022, "Fine-Tuning can Distort Pretrained
+Features and Underperform Out-of-Distribution"). Reads the features cached by bench/probe_heads_bench.py:
+
+    FACEFAKE_DATA=../shared/datasets TORCH_HOME=../shared/torch \
+      .venv/bin/python bench/lpft_bench.py runs/f140-feats384.npz 3e-5 3 1   # cache, lr, epochs, forensic augmentation
+
+Prints the validation loss, accuracy and AUC before training (the probe's) and after every epoch.
+"""
+import sys, time, warnings; warnings.filterwarnings('ignore')
+import numpy as np, torch
+from torch import nn
+from fastai.learner import Learner
+from fastai.callback.core import Callback
+import fastai.callback.schedule  # adds Learner.fit_one_cycle
+from fastai.callback.channelslast import ChannelsLast
+from fastai.losses import CrossEntropyLossFlat
+from fastai.metrics import accuracy, RocAucBinary
+from facefake.splits import load_dataset
+from facefake.train import build_model, face_dls
+from facefake.probe import PROBE_HEAD, fit_logistic, fold_logistic
+
+cache, lr, epochs, forensic = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == '1'
+df = load_dataset('faces140k-sample')
+z = np.load(cache, allow_pickle=False)
+if not str(z['key']).startswith('faces140k-sample|mobilenet_v2_taps8|384|2|42|'):
+    raise SystemExit(f"{cache} holds features for {z['key']}; make it with probe_heads_bench.py --size 384 (the defaults otherwise)")
+scaler, clf, table = fit_logistic(z['Xt'], z['yt'], z['Xv'], z['yv'], Cs=(1e-2,))
+print('probe valid AUC', table.valid_auc.max(), flush=True)
+model = build_model('mobilenet_v2_taps8', 2, pretrained=True, head=PROBE_HEAD)
+fold_logistic(model[1], scaler, clf, fake_index=1)
+
+class FrozenBN(Callback):
+    "Keep every batch-norm layer in inference mode while training (its statistics are the probe's standardisation)."
+    def before_train(self):
+        for m in self.learn.model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+
+dls = face_dls(df, size=384, bs=32, aug=True, forensic=forensic)
+learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=[accuracy, RocAucBinary()], cbs=[FrozenBN(), ChannelsLast()], wd=0.)
+t = time.time(); print('before:', learn.validate(), f'{time.time()-t:.0f} s', flush=True)
+t = time.time()
+with learn.no_bar(): learn.fit_one_cycle(epochs, lr, pct_start=0.1)
+print(f'{time.time()-t:.0f} s for {epochs} epochs', flush=True)

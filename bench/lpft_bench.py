@@ -9,16 +9,12 @@ Features and Underperform Out-of-Distribution"). Reads the features cached by be
 Prints the validation loss, accuracy and AUC before training (the probe's) and after every epoch.
 """
 import sys, time, warnings; warnings.filterwarnings('ignore')
-import numpy as np, torch
+import numpy as np
 from torch import nn
-from fastai.learner import Learner
 from fastai.callback.core import Callback
-import fastai.callback.schedule  # adds Learner.fit_one_cycle
-from fastai.callback.channelslast import ChannelsLast
-from fastai.losses import CrossEntropyLossFlat
-from fastai.metrics import accuracy, RocAucBinary
+from facefake.core import CLASSES
 from facefake.splits import load_dataset
-from facefake.train import build_model, face_dls
+from facefake.train import face_dls, make_learner
 from facefake.probe import PROBE_HEAD, fit_logistic, fold_logistic
 
 cache, lr, epochs, forensic = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == '1'
@@ -26,10 +22,8 @@ df = load_dataset('faces140k-sample')
 z = np.load(cache, allow_pickle=False)
 if not str(z['key']).startswith('faces140k-sample|mobilenet_v2_taps8|384|2|42|'):
     raise SystemExit(f"{cache} holds features for {z['key']}; make it with probe_heads_bench.py --size 384 (the defaults otherwise)")
-scaler, clf, table = fit_logistic(z['Xt'], z['yt'], z['Xv'], z['yv'], Cs=(1e-2,))
-print('probe valid AUC', table.valid_auc.max(), flush=True)
-model = build_model('mobilenet_v2_taps8', 2, pretrained=True, head=PROBE_HEAD)
-fold_logistic(model[1], scaler, clf, fake_index=1)
+scaler, clf, table = fit_logistic(z['Xt'], z['yt'], z['Xv'], z['yv'])   # C chosen on the valid split, as fit_probe does
+print(f'probe: C = {clf.C}, valid AUC {table.valid_auc.max():.4f}', flush=True)
 
 class FrozenBN(Callback):
     "Keep every batch-norm layer in inference mode while training (its statistics are the probe's standardisation)."
@@ -38,7 +32,9 @@ class FrozenBN(Callback):
             if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
 
 dls = face_dls(df, size=384, bs=32, aug=True, forensic=forensic)
-learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=[accuracy, RocAucBinary()], cbs=[FrozenBN(), ChannelsLast()], wd=0.)
+learn = make_learner(dls, 'mobilenet_v2_taps8', head=PROBE_HEAD, cbs=[FrozenBN()])   # cross-entropy, accuracy and AUC
+fold_logistic(learn.model[1], scaler, clf, fake_index=CLASSES.index('fake'))
+learn.wd = 0.   # no weight decay: it would shrink the probe's weights
 t = time.time(); print('before:', learn.validate(), f'{time.time()-t:.0f} s', flush=True)
 t = time.time()
 with learn.no_bar(): learn.fit_one_cycle(epochs, lr, pct_start=0.1)

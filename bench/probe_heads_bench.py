@@ -16,7 +16,7 @@ the validation split (never the test split):
 --cache keeps the features in an .npz file (about 1 GB at 384 px) so that a second run skips the network; a cache made
 with other settings is refused rather than reused.
 """
-import argparse, json, random, time, warnings
+import argparse, json, time, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore')
 import numpy as np, pandas as pd
@@ -27,16 +27,12 @@ from sklearn.svm import LinearSVC, SVC
 from facefake.core import CLASSES
 from facefake.splits import load_dataset
 from facefake.train import build_model
-from facefake.probe import PROBE_HEAD, _xy, _degrade, fit_logistic
+from facefake.probe import PROBE_HEAD, _xy, probe_training_features, fit_logistic
 
 def features(df, arch, size, forensic, seed):
     "Training features (original, mirrored, `forensic` degraded copies), validation features and their mirrors, as fit_probe."
     body = build_model(arch, len(CLASSES), pretrained=True, head=PROBE_HEAD)[0]
-    Xt, yt = _xy(df, 'train', body, size)
-    random.seed(seed)
-    for kw in [dict(flip=True)] + [dict(tfm=_degrade)] * forensic:
-        Xc, yc = _xy(df, 'train', body, size, **kw)
-        Xt, yt = np.concatenate([Xt, Xc]), np.concatenate([yt, yc])
+    Xt, yt = probe_training_features(df, body, size, forensic=forensic, seed=seed)
     Xv, yv = _xy(df, 'valid', body, size)
     Xvm, _ = _xy(df, 'valid', body, size, flip=True)
     return dict(Xt=Xt, yt=yt, Xv=Xv, yv=yv, Xvm=Xvm)

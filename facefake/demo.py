@@ -16,7 +16,8 @@ from fastcore.script import call_parse
 from .splits import load_dataset, class_balance, plot_class_balance
 from .audit import audit, plot_audit
 from .average import average_faces, plot_average_faces, t_map
-from .train import train_detector, plot_training, save_detector
+from .detector import save_detector
+from .train import train_detector, plot_training
 from .evaluate import evaluate, plot_evaluation
 from .probe import fit_probe
 
@@ -54,7 +55,7 @@ run on {html.escape(metrics['machine'])} in {t['total']:.0f} s ({html.escape(met
 <h2>Test split</h2><table>{rows}</table>
 <h2>Shortcut audit</h2><p>Metadata-only classifier: {au['metadata_accuracy']:.1%} balanced accuracy (5-fold CV).</p><ul>{finds}</ul>
 <h2>Figures</h2>{figs}
-<p>All numbers: <a href='metrics.json'>metrics.json</a>. Detector: <code>detector/</code> (load with <code>facefake.train.load_detector</code>).</p>
+<p>All numbers: <a href='metrics.json'>metrics.json</a>. Detector: <code>detector/</code> (load with <code>facefake.detector.load_detector</code>).</p>
 </body></html>"""
     (out/'index.html').write_text(page)
 
@@ -75,9 +76,10 @@ def run_demo(dataset:str='faces140k-sample', # registered dataset name or a fold
              size:int=128,                   # image side for training and the average faces
              epochs:int=3,                   # full fine-tuning epochs (after one frozen epoch)
              limit:int=None,                 # use at most this many images per class (quick runs)
-             arch:str='mobilenet_v2',        # architecture (see `facefake.train.ARCHS`)
+             arch:str='mobilenet_v2',        # architecture (see `facefake.detector.ARCHS`)
              seed:int=42,                    # split and training seed
              probe:bool=False,               # fit the linear probe on frozen features instead of fine-tuning (ignores arch, epochs)
+             framing:str='face',             # 'face': train on the face cut out of every image, as uploads are checked; 'whole': as stored
              verbose:bool=True,              # print progress
             ) -> dict:
     "Run data -> audit -> average faces -> training -> evaluation and write the report; returns the metrics."
@@ -108,12 +110,13 @@ def run_demo(dataset:str='faces140k-sample', # registered dataset name or a fold
 
     if probe:
         say(f"4/5 linear probe on frozen MobileNetV2 features at {size} px"); s = time.time()
-        det, table = fit_probe(df, size=size, seed=seed, name=f"probe-{size}px-{name}")
+        det, table = fit_probe(df, size=size, seed=seed, name=f"probe-{size}px-{name}", framing=framing)
         save(_plot_probe_fit(table, title=f'{det.name}: choosing the regularisation'), 'training.png',
              'Linear probe: validation AUC for each regularisation strength C')
     else:
         say(f"4/5 training {arch} at {size} px, 1 frozen + {epochs} epochs"); s = time.time()
-        det, learn = train_detector(df, arch=arch, size=size, epochs=epochs, seed=seed, name=f"{arch}-{size}px-{name}")
+        det, learn = train_detector(df, arch=arch, size=size, epochs=epochs, seed=seed, name=f"{arch}-{size}px-{name}",
+                                     framing=framing)
         save(plot_training(learn, title=f'{det.name}: training'), 'training.png', 'Training loss and validation metrics')
     step('training', s)
 
@@ -122,6 +125,7 @@ def run_demo(dataset:str='faces140k-sample', # registered dataset name or a fold
     save(plot_evaluation(ev), 'evaluation.png', 'Confusion matrix, ROC and precision-recall curves on the test split')
     det.card['metrics'] = {k: v for k, v in ev.metrics.items() if k != 'confusion'}
     save_detector(det, out/'detector', overwrite=True)
+    ev.df[['path', 'label', 'face', 'p_fake']].to_csv(out/'test_scores.csv', index=False)   # per image: what facefake-predict gives
     step('evaluation', s)
 
     timing['total'] = round(time.time() - t0, 1)
@@ -147,8 +151,9 @@ def main(dataset:str='faces140k-sample', # registered dataset name or a folder o
          arch:str='mobilenet_v2',        # architecture
          seed:int=42,                    # seed
          probe:bool=False,               # fit the linear probe on frozen features instead of fine-tuning
+         framing:str='face',             # 'face': train on the face cut out of every image; 'whole': the images as stored
         ):
     "Run the facefake end-to-end demo and write an HTML report."
     matplotlib.use('Agg')
-    try: run_demo(dataset, out, size=size, epochs=epochs, limit=limit, arch=arch, seed=seed, probe=probe)
+    try: run_demo(dataset, out, size=size, epochs=epochs, limit=limit, arch=arch, seed=seed, probe=probe, framing=framing)
     except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as e: raise SystemExit(f"facefake-demo: {e}")

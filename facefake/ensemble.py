@@ -10,7 +10,8 @@ __all__ = ['score_table', 'soft_vote', 'hard_vote', 'Stacker', 'compare_ensemble
 
 # %% ../nbs/12_ensemble.ipynb #1559da66
 import numpy as np, pandas as pd
-from .train import youden_threshold
+from .detector import youden_threshold
+from .train import train_detector
 from .evaluate import binary_metrics
 
 # %% ../nbs/12_ensemble.ipynb #265fff75

@@ -6,17 +6,16 @@ Docs: https://facefake.github.io/facefake/evaluate.html.md"""
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'tpr_at_fpr', 'binary_metrics', 'Evaluation', 'test_rows', 'evaluate', 'plot_evaluation', 'baselines',
-           'robustness', 'plot_robustness', 'cross_dataset', 'evaluate_cli']
+           'robustness', 'plot_robustness', 'cross_dataset']
 
 # %% ../nbs/08_evaluate.ipynb #e44d9160
-import json
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd
-from fastcore.script import call_parse
-from .core import load_image, prepare
+from .core import load_image, prepare, jpeg_reencode, gaussian_blur, down_up
 from .splits import read_layout
-from .train import Detector, load_detector, youden_threshold, jpeg_reencode, gaussian_blur, down_up
+from .faces import frame_image, framing_spec
+from .detector import Detector, youden_threshold
 
 # %% ../nbs/08_evaluate.ipynb #23e6cc47
 def tpr_at_fpr(y_true, p_fake, max_fpr:float) -> float:
@@ -50,21 +49,26 @@ def binary_metrics(y_true,               # true labels, 1 = fake
 
 # %% ../nbs/08_evaluate.ipynb #0fd88465
 class Evaluation:
-    "Metrics and per-image scores of one detector on one test set."
-    def __init__(self, detector:Detector, df:pd.DataFrame, name:str=''):
+    "Metrics and per-image scores of one detector on one test set, and the framing the images were scored with."
+    def __init__(self, detector:Detector, df:pd.DataFrame, name:str='', framing:dict=None):
         self.detector, self.df, self.name = detector, df, name
+        self.framing = framing_spec(framing) if framing is not None else detector.framing
         self.metrics = binary_metrics((df.label == 'fake').to_numpy(), df.p_fake.to_numpy(), detector.threshold)
-    def to_dict(self) -> dict: return dict(detector=self.detector.name, data=self.name, **self.metrics)
+    def to_dict(self) -> dict:
+        faces = int(self.df.face.sum()) if 'face' in self.df else None
+        return dict(detector=self.detector.name, data=self.name, framing=self.framing, faces_found=faces, **self.metrics)
     def _repr_markdown_(self):
         m = self.metrics
         return (f"**{self.detector.name}** on {self.name or 'test set'} ({m['n']} images, {m['n_fake']} fake): "
                 f"accuracy {m['accuracy']:.1%} at threshold {m['threshold']:.3f}, AUC {m['roc_auc']:.3f}, "
                 f"AP {m['average_precision']:.3f}, TPR@1%FPR {m['tpr_at_1pct_fpr']:.1%}, TPR@5%FPR {m['tpr_at_5pct_fpr']:.1%}")
 
-def test_rows(data) -> pd.DataFrame:
-    "The rows to score: a table's or folder's `test` split if it has one, else everything; real/fake labels only."
+def test_rows(data,              # a folder or a split table
+              split:str='test', # the split to score when `data` has one
+             ) -> pd.DataFrame:
+    "The rows to score: a table's or folder's `split` rows if it has that split, else everything; real/fake labels only."
     df = data if isinstance(data, pd.DataFrame) else read_layout(Path(data))
-    if 'split' in df and (df.split == 'test').any(): df = df[df.split == 'test']
+    if 'split' in df and (df.split == split).any(): df = df[df.split == split]
     df = df[df.label.isin(['real', 'fake'])]
     if df.label.nunique() < 2: raise ValueError(f"need both real and fake images to evaluate, found only {sorted(set(df.label))}")
     return df.reset_index(drop=True)
@@ -73,11 +77,19 @@ def evaluate(detector:Detector, # a trained or loaded detector
              data,              # a folder with real/ and fake/ (or split folders), or a split table
              name:str=None,     # name of the test set for reports
              bs:int=64,         # batch size for prediction
+             framing=None,      # None: frame each image as the card says (what `facefake-predict` does); a recipe: measure another
+             split:str='test',  # which split of a table or folder to score
             ) -> Evaluation:
-    "Score `detector` on the test images of `data`."
-    df = test_rows(data).copy()
-    df['p_fake'] = detector.p_fake(list(df.path), bs=bs)
-    return Evaluation(detector, df, name or (Path(str(data)).name if not isinstance(data, pd.DataFrame) else Path(str(data.attrs.get('root', ''))).name))
+    "Score `detector` on the test images of `data`, each framed by `frame_image` (no single face: the whole image)."
+    df = test_rows(data, split).copy()
+    spec = detector.framing if framing is None else framing_spec(framing)
+    p, faces = [np.zeros(0)], []
+    for i in range(0, len(df), bs):
+        framed = [frame_image(x, spec, whole_if_no_face=True) for x in df.path[i:i + bs]]
+        p.append(detector.p_fake([im for im, _ in framed], bs=bs, framed=True))
+        faces += [found for _, found in framed]
+    df['p_fake'], df['face'] = np.concatenate(p), faces
+    return Evaluation(detector, df, name or (Path(str(data)).name if not isinstance(data, pd.DataFrame) else Path(str(data.attrs.get('root', ''))).name), spec)
 
 # %% ../nbs/08_evaluate.ipynb #b295d2db
 def plot_evaluation(ev:Evaluation, title:str=None):
@@ -184,15 +196,3 @@ def cross_dataset(detectors:dict,   # name -> Detector
     "A table of `metric` for every detector (rows) on every dataset's test images (columns)."
     return pd.DataFrame({dn: {mn: evaluate(d, data, name=dn).metrics[metric] for mn, d in detectors.items()}
                          for dn, data in datasets.items()})
-
-# %% ../nbs/08_evaluate.ipynb #3d4a623d
-@call_parse
-def evaluate_cli(model:str,          # detector folder (card.json + model.safetensors)
-                 folder:str,         # images in real/ and fake/ sub-folders
-                 json_out:str=None,  # also write the metrics to this JSON file (must not exist)
-                ):
-    "Evaluate a saved detector on a folder of real and fake images and print its metrics."
-    if json_out and Path(json_out).exists(): raise SystemExit(f"{json_out} exists; choose another file name")
-    ev = evaluate(load_detector(model), folder)
-    print(ev._repr_markdown_().replace('**', ''))
-    if json_out: Path(json_out).write_text(json.dumps(ev.to_dict(), indent=2))

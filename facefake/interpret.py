@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 from PIL import Image
-from .core import prepare, to_tensor
+from .core import IMAGENET_STATS, prepare, to_tensor
 
 # %% ../nbs/09_interpret.ipynb #dae2a9eb
 @contextmanager
@@ -135,13 +135,14 @@ def overlay_heatmap(img:Image.Image,   # the image the heatmap explains (any siz
     hm = Image.fromarray((rgb * 255).astype(np.uint8)).resize(img.size, Image.Resampling.BILINEAR)
     return Image.blend(img.convert('RGB'), hm, alpha)
 
-def explain(detector,              # a `facefake.train.Detector`
+def explain(detector,              # a `facefake.detector.Detector`
             img,                   # path, bytes or PIL image
             class_idx:int=None,    # class to explain (default: the predicted one)
+            framed:bool=False,     # True: `img` comes from `detector.frame` already
            ) -> dict:
     "Grad-CAM of a detector on one image: the prepared image, the heatmap, its overlay, p_fake and the class explained."
-    shown = prepare(img, detector.size, detector.crop)
-    heat, idx, probs = grad_cam(detector.model, to_tensor(shown)[None], class_idx)
+    shown = prepare(img if framed else detector.frame(img)[0], detector.size, detector.crop)
+    heat, idx, probs = grad_cam(detector.model, to_tensor(shown, detector.card.get('stats', IMAGENET_STATS))[None], class_idx)
     return dict(image=shown, heatmap=heat, overlay=overlay_heatmap(shown, heat), p_fake=float(probs[detector.fake_index]),
                 explained=detector.classes[idx])
 

@@ -14,8 +14,10 @@ import numpy as np, pandas as pd
 import torch
 from torch import nn
 import random
-from .core import CLASSES, load_image, prepare, to_tensor, conv_layout
-from .train import ARCHS, PooledTaps, Detector, RandomForensic, build_model, detector_card, youden_threshold
+from .core import CLASSES, prepare, to_tensor, conv_layout
+from .faces import frame_image
+from .detector import ARCHS, PooledTaps, Detector, build_model, youden_threshold
+from .train import RandomForensic, detector_card
 
 # %% ../nbs/14_probe.ipynb #b0915ade
 @torch.no_grad()
@@ -25,13 +27,15 @@ def pooled_features(body:nn.Module,  # returns (N, D) or (N, D, 1, 1) for a batc
                     flip:bool=False, # mirror every image left-right first
                     tfm=None,        # a function PIL image -> PIL image applied to each image before `prepare` (a degradation)
                     bs:int=32,       # batch size
+                    framing=None,    # framing recipe applied first (`frame_image`; no face: the whole image)
                    ) -> np.ndarray:
     "The body's output for every image as a float32 array of shape (n, D)."
     body = body.eval()
     dev = next(body.parameters()).device
     out = []
     for i in range(0, len(imgs), bs):
-        x = torch.stack([to_tensor(prepare(tfm(load_image(im)) if tfm else im, size)) for im in imgs[i:i + bs]])
+        framed = [frame_image(im, framing, whole_if_no_face=True)[0] for im in imgs[i:i + bs]]
+        x = torch.stack([to_tensor(prepare(tfm(im) if tfm else im, size)) for im in framed])
         if flip: x = x.flip(3)
         out.append(body(x.to(dev, memory_format=conv_layout(dev))).flatten(1).float().cpu().numpy())
     return np.concatenate(out)
@@ -124,12 +128,13 @@ def probe_training_features(df:pd.DataFrame,  # split table from `load_dataset` 
                             forensic:int=2,    # add this many degraded copies of every training image
                             seed:int=42,       # seed for the degradations
                             bs:int=32,         # batch size
+                            framing=None,      # framing recipe (`frame_image`)
                            ) -> tuple:
     "The training rows `fit_probe` fits on: the train split's features, then its mirror images and `forensic` degraded copies, as `(X, y)`."
-    X, y = _xy(df, 'train', body, size, bs=bs)
+    X, y = _xy(df, 'train', body, size, bs=bs, framing=framing)
     random.seed(seed)   # the degradations draw from Python's `random`
     for kw in [dict(flip=True)] * flips + [dict(tfm=_degrade)] * forensic:
-        Xc, yc = _xy(df, 'train', body, size, bs=bs, **kw)
+        Xc, yc = _xy(df, 'train', body, size, bs=bs, framing=framing, **kw)
         X, y = np.concatenate([X, Xc]), np.concatenate([y, yc])
     return X, y
 
@@ -143,6 +148,7 @@ def fit_probe(df:pd.DataFrame,               # split table from `load_dataset`, 
               name:str=None,                 # detector name for its card
               seed:int=42,                   # seed for the degradations
               device:str=None,               # where to compute the features (default: a GPU when there is one)
+              framing='face',                # how images are framed, in fitting and whenever the detector scores ('whole' or 'face')
              ) -> tuple:
     "A logistic regression on frozen features, fitted on the train split and folded into a `Detector`: `(detector, table of C vs validation AUC)`."
     if not set(df.label) <= set(CLASSES): raise ValueError(f"fit_probe needs labels {CLASSES}, not {sorted(set(df.label))}")
@@ -150,11 +156,11 @@ def fit_probe(df:pd.DataFrame,               # split table from `load_dataset`, 
     start = time.time()
     model = build_model(arch, len(CLASSES), pretrained=True, head=PROBE_HEAD).to(device)
     body = model[0].to(memory_format=conv_layout(device))
-    Xt, yt = probe_training_features(df, body, size, flips=flips, forensic=forensic, seed=seed, bs=bs)
-    Xv, yv = _xy(df, 'valid', body, size, bs=bs)
+    Xt, yt = probe_training_features(df, body, size, flips=flips, forensic=forensic, seed=seed, bs=bs, framing=framing)
+    Xv, yv = _xy(df, 'valid', body, size, bs=bs, framing=framing)
     scaler, clf, table = fit_logistic(Xt, yt, Xv, yv, Cs)
     fold_logistic(model[1], scaler, clf, fake_index=CLASSES.index('fake'))
-    card = detector_card(df, arch, PROBE_HEAD, list(CLASSES), size, name=name or f"{arch}-probe-{size}px",
+    card = detector_card(df, arch, PROBE_HEAD, list(CLASSES), size, name=name or f"{arch}-probe-{size}px", framing=framing,
                          training=dict(method='linear probe: logistic regression on frozen ImageNet features',
                                        pretrained=True, flips=flips, forensic=forensic, seed=seed, C=float(clf.C), Cs=list(Cs),
                                        valid_auc=float(table.valid_auc.max()), seconds=round(time.time() - start, 1)))

@@ -97,7 +97,7 @@ class SpectralDetector:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from facefake.train import youden_threshold
+        from facefake.detector import youden_threshold
         self.model = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000)).fit(profiles[:, 1:], np.asarray(y))
         if valid_profiles is not None: self.threshold = youden_threshold(valid_y, self.p_fake_profiles(valid_profiles))
         return self

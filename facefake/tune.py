@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import torch
 from .core import data_root
-from .train import ARCHS, DEFAULT_HEAD, RandomForensic, train_detector
+from .detector import ARCHS, DEFAULT_HEAD
+from .train import RandomForensic, train_detector
 from .evaluate import binary_metrics, evaluate
 from fastai.vision.all import Callback
 from fastcore.script import call_parse
@@ -301,7 +302,7 @@ def tune_cli(dataset:str,                 # registered dataset name or folder of
             ):
     "Run or resume an Optuna study for a dataset, then score the best trial once on the test split."
     from facefake.splits import load_dataset
-    from facefake.train import save_detector
+    from facefake.detector import save_detector
     if out and Path(out).exists() and any(Path(out).iterdir()): raise SystemExit(f"facefake-tune: {out} is not empty; choose a new folder")
     try:
         df = load_dataset(dataset, limit=limit, seed=seed)

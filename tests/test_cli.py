@@ -1,7 +1,10 @@
 "The command-line entry points, run as a user runs them: as separate processes."
 import json, os, shutil, subprocess, sys
 from pathlib import Path
+import numpy as np, pandas as pd
 import pytest
+from PIL import Image
+from sklearn.metrics import roc_auc_score
 from facefake.core import data_root
 
 BIN = Path(sys.executable).parent
@@ -30,6 +33,42 @@ def test_demo_writes_report(report):
     for png in ['audit.png', 'average_faces.png', 'evaluation.png']: assert f"src='{png}'" in html
     for png in report.glob('*.png'): assert png.stat().st_size > 10_000, png   # real figures, not empty canvases
 
+def same_scores_as_predict(det_dir, tmp_path):
+    "facefake-evaluate and facefake-predict on one folder (faces, and a picture without one): the same p_fake per file."
+    folder = tmp_path/'mine'
+    for label in ('real', 'fake'):
+        (folder/label).mkdir(parents=True)
+        for p in sorted((SAMPLE/label).glob('*.jpg'))[:6]: shutil.copy(p, folder/label/p.name)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)).save(folder/'real'/'noise.png')
+    r = run('facefake-evaluate', det_dir, folder, '--csv-out', tmp_path/'ev.csv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    r = run('facefake-predict', det_dir, folder, '--whole', '--csv-out', tmp_path/'pr.csv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    ev, pr = pd.read_csv(tmp_path/'ev.csv').set_index('path'), pd.read_csv(tmp_path/'pr.csv').set_index('path')
+    assert len(ev) == 13 and set(ev.index) == set(pr.index)
+    pr = pr.loc[ev.index]
+    np.testing.assert_allclose(pr.p_fake, ev.p_fake, atol=1e-5)
+    assert list(pr.face) == list(ev.face) and not ev.face[str(folder/'real'/'noise.png')] and ev.face.sum() >= 10
+
+@needs_sample
+def test_evaluate_and_predict_agree(report, tmp_path):
+    "The demo's detector: the same framing and p_fake through facefake-evaluate and facefake-predict."
+    assert json.loads((report/'detector'/'card.json').read_text())['framing']['recipe'] == 'face'
+    same_scores_as_predict(report/'detector', tmp_path)
+
+@needs_sample
+def test_predict_gives_the_reported_figures(report, tmp_path):
+    "facefake-predict on the demo's test split files: the p_fake of test_scores.csv, the accuracy and AUC of metrics.json."
+    scores = pd.read_csv(report/'test_scores.csv')
+    r = run('facefake-predict', report/'detector', *scores.path, '--whole', '--csv-out', tmp_path/'pr.csv')
+    assert r.returncode == 0, r.stderr[-2000:]
+    pr = pd.read_csv(tmp_path/'pr.csv')
+    assert list(pr.path) == list(scores.path)
+    np.testing.assert_allclose(pr.p_fake, scores.p_fake, atol=1e-5)
+    m, y = json.loads((report/'metrics.json').read_text())['evaluation'], (scores.label == 'fake').to_numpy()
+    assert abs(roc_auc_score(y, pr.p_fake) - m['roc_auc']) <= 0.01
+    assert abs(((pr.p_fake >= m['threshold']).to_numpy() == y).mean() - m['accuracy']) <= 0.01
+
 @needs_sample
 def test_demo_probe_saves_a_loadable_probe(tmp_path):
     out = tmp_path/'report'
@@ -41,6 +80,7 @@ def test_demo_probe_saves_a_loadable_probe(tmp_path):
     det = load_detector(out/'detector')
     p = det.p_fake([next((SAMPLE/'fake').iterdir())])
     assert p.shape == (1,) and 0 <= p[0] <= 1
+    same_scores_as_predict(out/'detector', tmp_path)
 
 @needs_sample
 def test_demo_refuses_foreign_folder(tmp_path):

@@ -145,10 +145,12 @@ def test_callbacks_never_raise(det, faces, tmp_path, monkeypatch, caplog):
 
 def test_check_image_is_the_shared_path(det, faces):
     r = check_image(det, faces[0])
-    assert abs(r.p_fake - float(det.p_fake([crop_one(faces[0])[0]])[0])) < 1e-5
+    assert det.framing['recipe'] == 'face' and r.framing == 'face'
+    assert abs(r.p_fake - float(det.p_fake([crop_one(faces[0])[0]], framed=True)[0])) < 1e-5   # the card's framing: the face crop
+    assert abs(r.p_fake - float(det.p_fake([faces[0]])[0])) < 1e-5                             # which p_fake applies itself
     assert abs(check_image(det, faces[0], gradcam=False).p_fake - r.p_fake) < 1e-5
     whole = check_image(det, faces[0], crop_face=False)
-    assert whole.ok and not whole.face and abs(whole.p_fake - float(det.p_fake([faces[0]])[0])) < 1e-5
+    assert whole.ok and not whole.face and abs(whole.p_fake - float(det.p_fake([faces[0]], framed=True)[0])) < 1e-5
     assert check_image(det, faces[0].parent/'no-such.jpg').status == 'unreadable'
 
 def test_feedback_refuses_foreign_files(tmp_path, det, faces):
@@ -215,3 +217,12 @@ def test_names_are_escaped(det, made_up, tmp_path):
     c.upload.value = (as_upload('<img src=x onerror=alert(1)>.png', made_up['noise.png']),)
     html = c.cards.children[0].children[-1].children[0].value
     assert '&lt;img src=x onerror=alert(1)&gt;.png' in html and '<img src=x' not in html
+
+def test_whole_framing_checks_the_image_as_trained(det, made_up):
+    "A detector trained on the images as stored is shown uploads as they are, without a face search; older cards mean that."
+    as_stored = Detector(det.model, {**det.card, 'framing': {'recipe': 'whole'}})
+    r = check_image(as_stored, made_up['noise.png'], 'noise.png')
+    assert r.ok and not r.face and r.framing == 'whole' and 'as the detector was trained' in r.message
+    assert abs(r.p_fake - float(as_stored.p_fake([Image.open(io.BytesIO(made_up['noise.png'])).convert('RGB')])[0])) < 1e-5
+    older = Detector(det.model, {k: v for k, v in det.card.items() if k != 'framing'})
+    assert older.framing == {'recipe': 'whole'}

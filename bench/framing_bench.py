@@ -12,7 +12,8 @@ import argparse, datetime as dt, json, os, platform, sys, time, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore')
 from facefake.splits import load_dataset
-from facefake.train import train_detector, save_detector
+from facefake.detector import save_detector
+from facefake.train import train_detector
 from facefake.probe import fit_probe
 from facefake.evaluate import evaluate
 

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC, SVC
 from facefake.core import CLASSES
 from facefake.splits import load_dataset
-from facefake.train import build_model
+from facefake.detector import build_model
 from facefake.probe import PROBE_HEAD, _xy, probe_training_features, fit_logistic
 
 def features(df, arch, size, forensic, seed):

@@ -24,7 +24,8 @@ from pathlib import Path
 warnings.filterwarnings('ignore')
 import pandas as pd
 from facefake.splits import load_dataset
-from facefake.train import train_detector, save_detector, load_detector
+from facefake.detector import save_detector, load_detector
+from facefake.train import train_detector
 from facefake.probe import fit_probe
 from facefake.evaluate import binary_metrics, evaluate, robustness, cross_dataset
 

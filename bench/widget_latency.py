@@ -20,7 +20,7 @@ warnings.filterwarnings('ignore')
 import numpy as np, pandas as pd, torch
 from facefake.core import conv_layout, data_root
 from facefake.faces import crop_one
-from facefake.train import DEFAULT_HEAD, Detector, build_model, load_detector, save_detector
+from facefake.detector import DEFAULT_HEAD, Detector, build_model, load_detector, save_detector
 from facefake.widget import check_image
 
 BIN = Path(sys.executable).parent

@@ -51,7 +51,8 @@ def wait_listening(url:str, proc, timeout:float) -> float:
 def files(tmp_path_factory):
     "A small detector saved to disk, a shared face on which it finds a face, and a made-up picture without one."
     from facefake.splits import load_dataset
-    from facefake.train import train_detector, save_detector
+    from facefake.detector import save_detector
+    from facefake.train import train_detector
     from facefake.widget import check_image
     tmp = tmp_path_factory.mktemp('app')
     df = load_dataset(SAMPLE, limit=40)

@@ -76,7 +76,7 @@ def test_demo_probe_saves_a_loadable_probe(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((out/'metrics.json').read_text())
     assert m['detector']['training']['method'].startswith('linear probe') and m['detector']['arch'] == 'mobilenet_v2_taps8'
-    from facefake.train import load_detector
+    from facefake.detector import load_detector
     det = load_detector(out/'detector')
     p = det.p_fake([next((SAMPLE/'fake').iterdir())])
     assert p.shape == (1,) and 0 <= p[0] <= 1

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from facefake.core import data_root, sha256_file
 from facefake.faces import crop_one
-from facefake.train import Detector, build_model, load_detector, save_detector
+from facefake.detector import Detector, build_model, load_detector, save_detector
 from facefake.widget import FaceChecker, Feedback, FEEDBACK_COLUMNS, check_image
 import facefake.widget as widget_mod
 

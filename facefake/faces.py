@@ -6,15 +6,16 @@ Docs: https://facefake.github.io/facefake/faces.html.md"""
 
 # %% auto #0
 __all__ = ['BACKENDS', 'HAAR_FILES', 'HAAR_STAGES', 'MIN_FACE', 'DETECT_SIDE', 'MIN_SIDE', 'EYE_TO_MOUTH', 'SEVERAL', 'WHOLE',
-           'FACE', 'MARKER', 'FACES_CSV', 'STATUSES', 'Backend', 'register_backend', 'available_backends',
-           'get_backend', 'haar_cascade', 'haar_eyes', 'haar_detect', 'dlib_detect', 'mtcnn_detect', 'mediapipe_detect',
-           'as_rgb', 'detect_faces', 'draw_faces', 'face_quad', 'crop_method', 'outside_share', 'crop_quad',
-           'align_face', 'show_images', 'NoFaceError', 'pick_face', 'crop_one', 'face_crop', 'framing_spec',
-           'frame_image', 'read_crops', 'crop_folder', 'DetectionGapWarning', 'detection_rates', 'crop_pairs',
-           'failure_thumbs', 'face_geometry', 'framing_accuracy', 'plot_face_boxes']
+           'FACE', 'FRAME_CACHE_BYTES', 'MARKER', 'FACES_CSV', 'STATUSES', 'Backend', 'register_backend',
+           'available_backends', 'get_backend', 'haar_cascade', 'haar_eyes', 'haar_detect', 'dlib_detect',
+           'mtcnn_detect', 'mediapipe_detect', 'as_rgb', 'detect_faces', 'draw_faces', 'face_quad', 'crop_method',
+           'outside_share', 'crop_quad', 'align_face', 'show_images', 'NoFaceError', 'pick_face', 'crop_one',
+           'face_crop', 'framing_spec', 'frame_image', 'read_crops', 'crop_folder', 'DetectionGapWarning',
+           'detection_rates', 'crop_pairs', 'failure_thumbs', 'face_geometry', 'framing_accuracy', 'plot_face_boxes']
 
 # %% ../nbs/03_faces.ipynb #3fcee2b0
 import functools, importlib.util, json, os, sys, warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, NamedTuple
 import cv2, numpy as np, pandas as pd
@@ -432,10 +433,21 @@ def framing_spec(framing=None, # None or 'whole', 'face', or a dict with `recipe
     raise ValueError(f"framing {framing!r} is not understood: use 'whole' (the image as the dataset frames it), 'face' "
                      f"(find the face and cut the FFHQ square), or a dict like {FACE}")
 
-_FACE_SQUARES = {}   # (path, size, mtime, backend, rotate, min_size) -> the square `face_quad` gave, or the NoFaceError
+FRAME_CACHE_BYTES = 2**30   # framed faces of files kept in memory (training reads each file once per epoch)
+_FRAMED = OrderedDict()      # (path, size, mtime, backend, rotate, min_size) -> the framed image, or the NoFaceError
+_framed_bytes = 0
+
+def _remember(key, found):
+    "Keep `found` (an image or a `NoFaceError`) for `key`, dropping the oldest entries beyond `FRAME_CACHE_BYTES`."
+    global _framed_bytes
+    _FRAMED[key] = found
+    _framed_bytes += found.width * found.height * 3 if isinstance(found, Image.Image) else 0
+    while _framed_bytes > FRAME_CACHE_BYTES and len(_FRAMED) > 1:
+        old = _FRAMED.popitem(last=False)[1]
+        _framed_bytes -= old.width * old.height * 3 if isinstance(old, Image.Image) else 0
 
 def _square_key(src, spec:dict):
-    if not isinstance(src, (str, Path)): return None
+    if not isinstance(src, (str, Path)) or not Path(src).is_file(): return None   # bytes, images, or a path load_image will refuse
     st = Path(src).stat()
     return (str(Path(src).resolve()), st.st_size, st.st_mtime_ns, spec['backend'], spec['rotate'], spec['min_size'])
 
@@ -446,24 +458,19 @@ def frame_image(src,                        # path, bytes, file object or PIL im
                ) -> tuple:
     "`(image, face)`: `src` framed by the recipe; `face` is True when a face was found and its square cut out."
     spec = framing_spec(framing)
-    img = as_rgb(src)
-    if spec['recipe'] == 'whole': return img, False
+    if spec['recipe'] == 'whole': return as_rgb(src), False
     key = _square_key(src, spec)
-    found = _FACE_SQUARES.get(key) if key else None
+    found = _FRAMED.get(key) if key else None
     if found is None:
-        try:
-            crop, info = crop_one(img, spec['backend'], rotate=spec['rotate'], min_size=spec['min_size'],
-                                  name=name or (_name(src) if isinstance(src, (str, Path)) else None))
-            found = info['quad']
-        except NoFaceError as e: found, crop = e, None
-        if key:
-            if len(_FACE_SQUARES) > 500_000: _FACE_SQUARES.clear()
-            _FACE_SQUARES[key] = found
-    else: crop = None
+        try: found = crop_one(as_rgb(src), spec['backend'], rotate=spec['rotate'], min_size=spec['min_size'],
+                              name=name or (_name(src) if isinstance(src, (str, Path)) else None))[0]
+        except NoFaceError as e: found = e
+        if key: _remember(key, found)
+    elif key: _FRAMED.move_to_end(key)
     if isinstance(found, NoFaceError):
-        if whole_if_no_face: return img, False
+        if whole_if_no_face: return as_rgb(src), False
         raise found
-    return (crop if crop is not None else crop_quad(img, found)), True
+    return found.copy(), True
 
 # %% ../nbs/03_faces.ipynb #627732ce
 MARKER, FACES_CSV = '.facefake-faces.json', 'faces.csv'

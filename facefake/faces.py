@@ -447,8 +447,10 @@ def _remember(key, found):
         _framed_bytes -= old.width * old.height * 3 if isinstance(old, Image.Image) else 0
 
 def _square_key(src, spec:dict):
-    if not isinstance(src, (str, Path)) or not Path(src).is_file(): return None   # bytes, images, or a path load_image will refuse
-    st = Path(src).stat()
+    "The cache key of a file for `spec`; None for bytes, images, or a path that `load_image` will refuse."
+    if not isinstance(src, (str, Path)): return None
+    try: st = Path(src).stat()
+    except OSError: return None
     return (str(Path(src).resolve()), st.st_size, st.st_mtime_ns, spec['backend'], spec['rotate'], spec['min_size'])
 
 def frame_image(src,                        # path, bytes, file object or PIL image
@@ -459,16 +461,17 @@ def frame_image(src,                        # path, bytes, file object or PIL im
     "`(image, face)`: `src` framed by the recipe; `face` is True when a face was found and its square cut out."
     spec = framing_spec(framing)
     if spec['recipe'] == 'whole': return as_rgb(src), False
-    key = _square_key(src, spec)
+    key, img = _square_key(src, spec), None
     found = _FRAMED.get(key) if key else None
     if found is None:
-        try: found = crop_one(as_rgb(src), spec['backend'], rotate=spec['rotate'], min_size=spec['min_size'],
+        img = as_rgb(src)   # decoded once: for the face search, and for the whole-image fallback below
+        try: found = crop_one(img, spec['backend'], rotate=spec['rotate'], min_size=spec['min_size'],
                               name=name or (_name(src) if isinstance(src, (str, Path)) else None))[0]
         except NoFaceError as e: found = e
         if key: _remember(key, found)
-    elif key: _FRAMED.move_to_end(key)
+    else: _FRAMED.move_to_end(key)
     if isinstance(found, NoFaceError):
-        if whole_if_no_face: return as_rgb(src), False
+        if whole_if_no_face: return (img if img is not None else as_rgb(src)), False
         raise found
     return found.copy(), True
 

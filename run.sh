@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # facefake's two commands (see README.md):
 #   ./run.sh demo [options]   set up .venv if needed, then run the end-to-end demo (report in ./facefake-report)
-#   ./run.sh test             set up .venv if needed, then run every test: notebook/module sync, README and docs checks,
-#                             nbdev-test, pytest
+#   ./run.sh test             set up .venv if needed, then run every test: notebook/module sync, static check (ruff),
+#                             README and docs checks, nbdev-test, pytest
 # Datasets come from $FACEFAKE_DATA and pretrained weights from $TORCH_HOME; when they are unset and an offline
 # copy sits beside the checkout (../shared, as on the course's CI machine), that copy is used.
 set -euo pipefail
@@ -51,6 +51,8 @@ case "${1:-}" in
   test)
     setup; offline_defaults
     check_sync
+    echo "== static check: ruff (pyflakes rules) over facefake/, bench/, tools/, tests/"
+    .venv/bin/ruff check
     .venv/bin/python tools/make_readme.py --check
     echo "== docs: nbdev-proc-nbs (what nbdev-docs does before Quarto), show_doc targets, docstrings"
     .venv/bin/python tools/check_docs.py

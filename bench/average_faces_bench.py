@@ -6,7 +6,6 @@ The image list is faces140k-sample repeated to each count. Every measurement run
 peak resident memory (ru_maxrss) is its own; the table gives medians over the repeats.
 """
 import argparse, json, resource, statistics, subprocess, sys, time
-from pathlib import Path
 import numpy as np
 
 def image_list(count:int):

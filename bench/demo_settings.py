@@ -9,7 +9,7 @@ warnings.filterwarnings('ignore')
 import pandas as pd
 from facefake.splits import load_dataset
 from facefake.train import train_detector
-from facefake.evaluate import binary_metrics
+from facefake.metrics import split_metrics
 
 SETTINGS = {
     'resize128':         dict(size=128, epochs=3),
@@ -23,13 +23,12 @@ def main():
     ap.add_argument('--only', nargs='*', default=list(SETTINGS))
     args = ap.parse_args()
     df = load_dataset(args.dataset)
-    valid = df[df.split == 'valid']
     rows = []
     for name in args.only:
         t = time.time()
         det, _ = train_detector(df, **SETTINGS[name])
         secs = time.time() - t
-        m = binary_metrics((valid.label == 'fake').to_numpy(), det.p_fake(list(valid.path)), det.threshold)
+        m = split_metrics(det, df, 'valid')
         rows.append(dict(setting=name, valid_accuracy=round(m['accuracy'], 4), valid_auc=round(m['roc_auc'], 4),
                          valid_tpr_at_5pct_fpr=round(m['tpr_at_5pct_fpr'], 4), train_seconds=round(secs)))
         print(rows[-1], flush=True)

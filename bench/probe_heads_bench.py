@@ -22,19 +22,18 @@ warnings.filterwarnings('ignore')
 import numpy as np, pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC, SVC
 from facefake.core import CLASSES
 from facefake.splits import load_dataset
 from facefake.detector import build_model
-from facefake.probe import PROBE_HEAD, _xy, probe_training_features, fit_logistic
+from facefake.probe import PROBE_HEAD, split_features, probe_training_features, fit_logistic
 
 def features(df, arch, size, forensic, seed):
     "Training features (original, mirrored, `forensic` degraded copies), validation features and their mirrors, as fit_probe."
     body = build_model(arch, len(CLASSES), pretrained=True, head=PROBE_HEAD)[0]
     Xt, yt = probe_training_features(df, body, size, forensic=forensic, seed=seed)
-    Xv, yv = _xy(df, 'valid', body, size)
-    Xvm, _ = _xy(df, 'valid', body, size, flip=True)
+    Xv, yv = split_features(df, 'valid', body, size)
+    Xvm, _ = split_features(df, 'valid', body, size, flip=True)
     return dict(Xt=Xt, yt=yt, Xv=Xv, yv=yv, Xvm=Xvm)
 
 def main():

@@ -22,12 +22,12 @@ A run saved without --test gets its test figures later, without retraining:
 import argparse, json, time, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore')
-import pandas as pd
 from facefake.splits import load_dataset
 from facefake.detector import save_detector, load_detector
 from facefake.train import train_detector
 from facefake.probe import fit_probe
-from facefake.evaluate import binary_metrics, evaluate, robustness, cross_dataset
+from facefake.metrics import split_metrics
+from facefake.evaluate import evaluate, robustness, cross_dataset
 
 def main():
     ap = argparse.ArgumentParser()
@@ -62,20 +62,19 @@ def main():
         det, learn = train_detector(df, arch=a.arch, size=a.size, crop=a.crop, epochs=a.epochs, lr=a.lr, bs=a.bs,
                                     forensic=a.forensic, mixup=a.mixup, name=Path(a.out).name)
     secs = time.time() - t
-    valid = df[df.split == 'valid']
-    vm = binary_metrics((valid.label == 'fake').to_numpy(), det.p_fake(list(valid.path)), det.threshold)
+    vm = split_metrics(det, df, 'valid')
     res = dict(args=vars(a), train_seconds=None if a.load else round(secs), valid={k: v for k, v in vm.items() if k != 'confusion'},
                epochs_run=det.card['training'].get('epochs_run'), best_epoch=det.card['training'].get('best_epoch'))
     print('valid:', {k: round(v, 4) if isinstance(v, float) else v for k, v in res['valid'].items()},
           f"({'loaded ' + a.load if a.load else f'{secs:.0f} s'})", flush=True)
     if a.valid_robustness:
-        vrob = robustness(det, valid.assign(split='test'))   # robustness reads the test rows: here, the validation ones
+        vrob = robustness(det, df, split='valid')
         res['valid_robustness'] = vrob.round(4).to_dict(orient='index')
         print('validation split:\n' + vrob.round(3).to_string(), flush=True)
     if a.test:
         ev = evaluate(det, df)
         res['test'] = {k: v for k, v in ev.metrics.items() if k != 'confusion'}
-        print('test:', ev._repr_markdown_().replace('**', ''), flush=True)
+        print('test:', ev, flush=True)
         rob = robustness(det, df)
         res['robustness'] = rob.round(4).to_dict(orient='index')
         print(rob.round(3).to_string(), flush=True)

@@ -12,7 +12,8 @@ warnings.filterwarnings('ignore')
 import numpy as np, pandas as pd
 from facefake.splits import load_dataset
 from facefake.detector import load_detector
-from facefake.evaluate import evaluate, binary_metrics
+from facefake.metrics import binary_metrics
+from facefake.evaluate import evaluate
 
 KEYS = ['accuracy', 'roc_auc', 'average_precision', 'tpr_at_1pct_fpr', 'tpr_at_5pct_fpr', 'threshold']
 

@@ -17,10 +17,10 @@ torch's default of one thread per core stalls badly when another process holds a
 import argparse, io, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.error, urllib.request, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore')
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 from facefake.core import conv_layout, data_root
 from facefake.faces import crop_one
-from facefake.detector import DEFAULT_HEAD, Detector, build_model, load_detector, save_detector
+from facefake.detector import Detector, build_model, load_detector, make_card, save_detector
 from facefake.widget import check_image
 
 BIN = Path(sys.executable).parent
@@ -34,8 +34,7 @@ def shared_images(n:int) -> list:
     return [(p.name, p.read_bytes()) for p in paths]
 
 def untrained(arch:str, size:int) -> Detector:
-    card = dict(format='facefake-detector', version=1, name=f"{arch}-{size}px (untrained, for timing)", arch=arch, n_out=2,
-                head=DEFAULT_HEAD, classes=['real', 'fake'], size=size, crop=None, threshold=0.5)
+    card = make_card(arch, size, name=f"{arch}-{size}px (untrained, for timing)", framing='face')   # scored as uploads are: the face cut out
     model = build_model(arch, 2, pretrained=False).to(memory_format=conv_layout('cpu'))   # the layout load_detector gives on the CPU
     return Detector(model, card)
 

@@ -6,17 +6,16 @@ Docs: https://facefake.github.io/facefake/audit.html.md"""
 
 # %% auto #0
 __all__ = ['SUBSAMPLING', 'NUMERIC', 'CATEGORICAL', 'MARKER', 'jpeg_quality', 'file_metadata', 'metadata_table',
-           'metadata_accuracy', 'exclusive_share', 'class_summary', 'AuditReport', 'audit', 'read_layout_lazy',
-           'plot_audit', 'reencode', 'audit_cli']
+           'metadata_accuracy', 'exclusive_share', 'class_summary', 'AuditReport', 'audit', 'plot_audit', 'reencode']
 
 # %% ../nbs/04_audit.ipynb #9045a672
-import io, json, os, shutil
+import io, json, os
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, JpegImagePlugin
 from fastcore.parallel import parallel
-from fastcore.script import call_parse
-from .core import BadImageError, MAX_PIXELS, load_image, prepare, image_files
+from .core import BadImageError, MAX_PIXELS, prepare, image_files
+from .splits import read_layout
 
 # %% ../nbs/04_audit.ipynb #44227681
 def _tables_by_quality() -> np.ndarray:
@@ -130,6 +129,7 @@ class AuditReport:
         return dict(dataset=self.name, images=int(self.meta.ok.sum()), unreadable=int((~self.meta.ok.astype(bool)).sum()),
                     metadata_accuracy=round(self.accuracy[0], 4), metadata_accuracy_std=round(self.accuracy[1], 4),
                     per_feature_accuracy={k: round(v, 4) for k, v in self.per_feature.items()}, findings=self.findings)
+    def __str__(self): return self._repr_markdown_().replace('**', '')
     def _repr_markdown_(self):
         acc, sd = self.accuracy
         lines = [f"**Audit of {self.name or 'dataset'}**: {int(self.meta.ok.sum())} images; metadata-only classifier "
@@ -142,7 +142,7 @@ def audit(src,                  # a dataset folder, or a table with `path` and `
           name:str=None,        # dataset name for the report
          ) -> AuditReport:
     "Compare file metadata between classes and measure how well it alone predicts the label."
-    df = src if isinstance(src, pd.DataFrame) else read_layout_lazy(src)
+    df = src if isinstance(src, pd.DataFrame) else read_layout(src)
     meta = metadata_table(df, n_workers=n_workers)
     ok = meta[meta.ok.astype(bool)]
     acc = metadata_accuracy(meta)
@@ -169,17 +169,6 @@ def audit(src,                  # a dataset folder, or a table with `path` and `
     bad = meta[~meta.ok.astype(bool)]
     if len(bad): findings.append(f"{len(bad)} unreadable files (skipped): " + ', '.join(bad.error.head(3)))
     return AuditReport(meta, class_summary(meta), acc, per, findings, name=name or Path(str(df.attrs.get('root', ''))).name)
-
-def read_layout_lazy(src):
-    "`read_layout` of a folder, or of a registered dataset name."
-    from facefake.splits import read_layout
-    root = Path(src)
-    if not root.is_dir():
-        from facefake.data import dataset_path
-        root = dataset_path(str(src))
-    df = read_layout(root)
-    df.attrs['root'] = str(root)
-    return df
 
 # %% ../nbs/04_audit.ipynb #45c1b418
 def plot_audit(report:AuditReport, cols:list=('width', 'file_kb', 'bits_per_pixel', 'jpeg_quality', 'subsampling', 'exif')):
@@ -236,17 +225,3 @@ def reencode(src:Path,          # dataset folder (any layout)
     jobs = [(p, (dst/p.relative_to(src)).with_suffix('.jpg'), size, quality) for p in image_files(src)]
     res = parallel(_reencode_one, jobs, n_workers=n_workers, progress=False)
     return pd.Series([r.split(':')[0] for r in res]).value_counts()
-
-# %% ../nbs/04_audit.ipynb #6dedc3b7
-@call_parse
-def audit_cli(src:str,            # dataset folder or registered name
-              json_out:str=None,  # write the report's numbers to this JSON file
-              n_workers:int=2,    # worker processes
-             ):
-    "Audit a face dataset for metadata shortcuts and print the findings."
-    rep = audit(src, n_workers=n_workers)
-    print(rep._repr_markdown_().replace('**', ''))
-    if json_out:
-        out = Path(json_out)
-        if out.exists(): raise SystemExit(f"{out} exists; choose another file name")
-        out.write_text(json.dumps(rep.to_dict(), indent=2))

@@ -10,7 +10,7 @@ __all__ = ['USER_AGENT', 'RETRY_HTTP', 'ARCHIVE_MAX_FILES', 'ARCHIVE_MAX_BYTES',
            'FetchError', 'DownloadError', 'ChecksumError', 'download_file', 'ArchiveError', 'safe_extract',
            'read_manifest', 'verify_manifest', 'LocalFolder', 'GitHubSample', 'UrlArchive', 'kaggle_credentials',
            'Kaggle', 'download_tpdne', 'ThisPersonDoesNotExist', 'Dataset', 'register', 'registry_table',
-           'DatasetNotFoundError', 'get_dataset', 'fetch', 'dataset_path', 'fetch_cli']
+           'DatasetNotFoundError', 'get_dataset', 'fetch', 'dataset_path', 'dataset_folder']
 
 # %% ../nbs/01_data.ipynb #693778c3
 import csv, glob, hashlib, http.client, importlib.util, lzma, os, re, shutil, stat, sys, tarfile, time, uuid, zipfile, zlib
@@ -20,7 +20,6 @@ from pathlib import Path, PurePosixPath
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlsplit
 from urllib.request import Request, urlopen
-from fastcore.script import CliError, call_parse
 import facefake
 from .core import CLASSES, DATA_ENV, BadImageError, data_root, image_files, load_image, sha256_file
 
@@ -677,17 +676,12 @@ def dataset_path(name,              # a registered name (see `DATASETS`) or a `D
     raise DatasetNotFoundError(f'dataset {ds.name!r} is not in {folder}: run `facefake-fetch {ds.name}`, '
                                f'or set {DATA_ENV} to the folder that holds {ds.name}/')
 
-# %% ../nbs/01_data.ipynb #344cf781
-@call_parse(pos=['name'])
-def fetch_cli(name:str=None,   # dataset to fetch (see --list)
-              dest:str=None,   # folder to fill instead of $FACEFAKE_DATA/NAME
-              n:int=None,      # how many images, for datasets made on demand (tpdne)
-              list:bool=False, # print the registry and exit
-             ):
-    "Download a named face dataset into the data cache (`$FACEFAKE_DATA`) and print its folder."
-    if list: return print('\n\n'.join(d.summary() for d in DATASETS.values()))
-    if name is None: raise CliError('name a dataset to fetch; facefake-fetch --list shows them')
-    try: folder = fetch(name, dest=dest, n=n)
-    except (DatasetNotFoundError, ValueError, FileExistsError) as e: raise CliError(str(e)) from None
-    print(folder)
-    return folder
+def dataset_folder(src,               # a folder of images, or a registered dataset name
+                   download:bool=True, # fetch a registered dataset when it is missing
+                  ) -> Path:
+    "The folder that every loader and command reads: `src` itself when it is a folder, else the registered dataset `src`."
+    folder = Path(src).expanduser()
+    if folder.is_dir(): return folder
+    if str(src) in DATASETS: return dataset_path(str(src), download)
+    raise DatasetNotFoundError(f"unknown dataset {str(src)!r}: no such folder, and not a registered name ({', '.join(DATASETS)}; "
+                               "`facefake-fetch --list` describes them); pass a folder of real/ and fake/ images or one of those names")

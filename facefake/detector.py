@@ -7,8 +7,7 @@ Docs: https://facefake.github.io/facefake/detector.html.md"""
 # %% auto #0
 __all__ = ['MOBILENET_V2_URL', 'MOBILENET_V2_BLOCKS', 'ARCHS', 'DEFAULT_HEAD', 'CARD', 'WEIGHTS', 'PretrainedWeightsMissing',
            'simple_cnn_body', 'PooledTaps', 'ConvBNReLU6', 'InvertedResidual', 'mobilenet_v2_features', 'ConcatPool',
-           'make_head', 'build_model', 'Detector', 'youden_threshold', 'DetectorFileError', 'save_detector',
-           'load_detector']
+           'make_head', 'build_model', 'make_card', 'Detector', 'DetectorFileError', 'save_detector', 'load_detector']
 
 # %% ../nbs/06a_detector.ipynb #6c0665f3
 import json, os
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from .core import IMAGENET_STATS, prepare, to_tensor, sha256_file, writable_folder, conv_layout
+from .core import CLASSES, IMAGENET_STATS, prepare, to_tensor, sha256_file, writable_folder, conv_layout
 from .faces import frame_image, framing_spec
 
 # %% ../nbs/06a_detector.ipynb #4f0be92a
@@ -169,6 +168,22 @@ def build_model(arch:str='mobilenet_v2', # a name in `ARCHS`
     return nn.Sequential(body, make_head(nf, n_out, **(head or DEFAULT_HEAD)))
 
 # %% ../nbs/06a_detector.ipynb #6c64ea41
+def make_card(arch:str,                  # a name in `ARCHS`
+              size:int,                  # image side after `prepare`
+              classes:tuple=CLASSES,     # output order of the model
+              head:dict=None,            # `make_head` settings (default: `DEFAULT_HEAD`)
+              crop:int=None,             # centred crop side at prediction (None: the whole prepared image)
+              name:str=None,             # a readable name (default: arch and size)
+              framing=None,              # framing recipe (`framing_spec`): None or 'whole', or 'face'
+              threshold:float=0.5,       # decision threshold on p_fake (training replaces it with the validated one)
+             ) -> dict:
+    "The JSON card that `load_detector` needs to rebuild a model and score images as it was trained to."
+    return dict(format='facefake-detector', version=1, name=name or f"{arch}-{size}px" + (f"-crop{crop}" if crop else ''),
+                arch=arch, n_out=len(classes), head=head or DEFAULT_HEAD, classes=list(classes), size=size, crop=crop,
+                framing=framing_spec(framing), stats=[list(IMAGENET_STATS[0]), list(IMAGENET_STATS[1])],
+                preprocessing="facefake.faces.frame_image with the card's framing, then facefake.core.prepare: EXIF-upright RGB, centred square, Lanczos resize, centred crop",
+                threshold=threshold)
+
 class Detector:
     "A trained model plus its card; `p_fake` runs images through the shared `prepare`."
     def __init__(self, model:nn.Module, card:dict):
@@ -218,16 +233,6 @@ class Detector:
 
     def __repr__(self): return (f"Detector({self.name}, {self.size}px, framing {self.framing['recipe']}" + (f", crop {self.crop}" if self.crop else '') +
                                 f", classes={self.classes}, threshold={self.threshold:.3f})")
-
-# %% ../nbs/06a_detector.ipynb #731b9d8c
-def youden_threshold(y_true, p_fake) -> float:
-    "The threshold on `p_fake` that maximises TPR - FPR on (`y_true` 1 = fake)."
-    from sklearn.metrics import roc_curve
-    y_true, p_fake = np.asarray(y_true), np.asarray(p_fake)
-    if len(np.unique(y_true)) < 2: return 0.5
-    fpr, tpr, thr = roc_curve(y_true, p_fake)
-    best = int(np.argmax(tpr - fpr))
-    return float(min(max(thr[best], 0.0), 1.0))
 
 # %% ../nbs/06a_detector.ipynb #e68bcba0
 class DetectorFileError(ValueError):

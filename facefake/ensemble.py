@@ -10,9 +10,8 @@ __all__ = ['score_table', 'soft_vote', 'hard_vote', 'Stacker', 'compare_ensemble
 
 # %% ../nbs/12_ensemble.ipynb #1559da66
 import numpy as np, pandas as pd
-from .detector import youden_threshold
 from .train import train_detector
-from .evaluate import binary_metrics
+from .metrics import youden_threshold, binary_metrics
 
 # %% ../nbs/12_ensemble.ipynb #265fff75
 def score_table(detectors:dict,        # name -> object with `p_fake(images)` and a `threshold`

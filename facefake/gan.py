@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from PIL import Image
 from .core import prepare, sha256_file, writable_folder, conv_layout
+from .metrics import binary_metrics
 
 # %% ../nbs/11_gan.ipynb #f7cb8aa3
 def to_pm1(img:Image.Image) -> torch.Tensor:
@@ -378,7 +379,6 @@ def detection_table(detectors:dict, # name -> detector with `p_fake(paths)` and 
                     tests:dict,     # name -> table with `path` and `label` (real/fake)
                    ) -> pd.DataFrame:
     "Accuracy, recall (fakes caught), false-positive rate and ROC AUC of every detector on every test set."
-    from facefake.evaluate import binary_metrics
     rows = []
     for dn, det in detectors.items():
         for tn, t in tests.items():

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np, pandas as pd
 from .core import prepare
 from .average import RunningStats
+from .metrics import youden_threshold
 
 # %% ../nbs/06_spectra.ipynb #a6745895
 def log_power_spectrum(img) -> np.ndarray:
@@ -97,7 +98,6 @@ class SpectralDetector:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
-        from facefake.detector import youden_threshold
         self.model = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000)).fit(profiles[:, 1:], np.asarray(y))
         if valid_profiles is not None: self.threshold = youden_threshold(valid_y, self.p_fake_profiles(valid_profiles))
         return self

@@ -16,6 +16,7 @@ from PIL import Image
 from scipy.fft import dctn
 from fastcore.parallel import parallel
 from .core import BadImageError, image_files, load_image
+from .data import dataset_folder
 
 # %% ../nbs/02_splits.ipynb #594a0c8f
 SPLIT_NAMES = {'train': 'train', 'training': 'train', 'valid': 'valid', 'val': 'valid', 'validation': 'valid',
@@ -32,10 +33,10 @@ def parse_path(rel:Path) -> tuple:
     return label, split
 
 # %% ../nbs/02_splits.ipynb #a1283a81
-def read_layout(root:Path, # dataset folder in either layout
+def read_layout(src, # dataset folder in either layout, or a registered dataset name (`dataset_folder`)
                ) -> pd.DataFrame:
-    "One row per image file under `root`: `path`, `rel` (relative path), `label`, `split` (None if the layout has none)."
-    root = Path(root)
+    "One row per image file under `src`: `path`, `rel` (relative path), `label`, `split` (None if the layout has none); the folder in `.attrs['root']`."
+    root = dataset_folder(src)
     rows = []
     for p in image_files(root):
         rel = p.relative_to(root)
@@ -43,7 +44,9 @@ def read_layout(root:Path, # dataset folder in either layout
         if label is not None: rows.append(dict(path=p, rel=rel.as_posix(), label=label, split=split))
     if not rows: raise FileNotFoundError(f"no labelled images under {root}: expected {root}/real/*.jpg and "
                                          f"{root}/fake/*.jpg, or {root}/train/real/*.jpg and so on")
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    df.attrs['root'] = str(root)
+    return df
 
 # %% ../nbs/02_splits.ipynb #2249412e
 def phash(img:Image.Image) -> int:
@@ -142,11 +145,8 @@ def load_dataset(src,                  # a dataset folder, or a registered datas
                  limit:int=None,       # keep at most this many images per class (a deterministic sample), for quick runs
                 ) -> pd.DataFrame:
     "A clean, split table of a dataset: `path, rel, label, split, group, width, height, phash`; bad files in `.attrs['bad']` (records)."
-    root = Path(src)
-    if not root.is_dir():
-        from facefake.data import dataset_path
-        root = dataset_path(str(src))
-    df = read_layout(root)
+    df = read_layout(src)
+    root = df.attrs['root']
     if limit:
         df = df.sort_values('rel').sample(frac=1, random_state=seed)
         df = df[df.groupby('label').cumcount() < limit]
@@ -155,7 +155,7 @@ def load_dataset(src,                  # a dataset folder, or a registered datas
     df = df[df.ok].drop(columns=['ok', 'error']).reset_index(drop=True)
     df['group'] = near_duplicate_groups(df.phash.to_numpy(), max_dist=max_dist)
     df = make_splits(df, valid_pct=valid_pct, test_pct=test_pct, seed=seed)
-    df.attrs.update(root=str(root), bad=bad.to_dict('records'))
+    df.attrs.update(root=root, bad=bad.to_dict('records'))
     return df
 
 # %% ../nbs/02_splits.ipynb #cf33f21b

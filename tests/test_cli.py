@@ -1,5 +1,5 @@
 "The command-line entry points, run as a user runs them: as separate processes."
-import json, os, shutil, subprocess, sys
+import json, shutil, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd
 import pytest
@@ -124,3 +124,39 @@ def test_train_cli_probe(tmp_path):
     assert r.returncode == 0 and 'accuracy' in r.stdout, r.stderr[-2000:]
     r = run('facefake-train', 'faces140k-sample', out, '--probe', '--limit', 10)   # never into a used folder
     assert r.returncode != 0 and 'not empty' in r.stderr
+
+BAD = 'no-such-dataset'
+
+@pytest.mark.parametrize('cmd,args', [
+    ('facefake-fetch', [BAD]),
+    ('facefake-audit', [BAD]),
+    ('facefake-train', [BAD, '{new}']),
+    ('facefake-tune', [BAD, '--out', '{new}']),
+    ('facefake-evaluate', ['{new}', BAD]),
+    ('facefake-demo', ['--dataset', BAD, '--out', '{new}']),
+])
+def test_a_bad_dataset_name_exits_2(cmd, args, tmp_path):
+    "Every command that takes a dataset resolves it the same way and refuses an unknown one with exit code 2, naming it."
+    r = run(cmd, *[a.format(new=tmp_path/'new') for a in args])
+    assert r.returncode == 2 and BAD in r.stderr and 'Traceback' not in r.stderr, (r.returncode, r.stderr[-2000:])
+    assert cmd in r.stderr and not (tmp_path/'new').exists()
+
+@pytest.mark.parametrize('cmd,args', [
+    ('facefake-audit', [BAD, '--json-out', '{file}']),
+    ('facefake-train', [BAD, '{folder}']),
+    ('facefake-tune', [BAD, '--out', '{folder}']),
+    ('facefake-evaluate', ['{folder}', BAD, '--json-out', '{file}']),
+    ('facefake-evaluate', ['{folder}', BAD, '--csv-out', '{file}']),
+    ('facefake-predict', ['{folder}', '{folder}/missing.jpg', '--json-out', '{file}']),
+    ('facefake-predict', ['{folder}', '{folder}/missing.jpg', '--csv-out', '{file}']),
+    ('facefake-demo', ['--dataset', BAD, '--out', '{folder}']),
+])
+def test_an_existing_output_is_refused_before_any_work(cmd, args, tmp_path):
+    "An output file that exists, or a used folder, is refused first: before the dataset, model or images are even looked at."
+    folder, file = tmp_path/'mine', tmp_path/'results.json'
+    folder.mkdir(); (folder/'thesis.docx').write_text('precious'); file.write_text('precious')
+    r = run(cmd, *[a.format(folder=folder, file=file) for a in args])
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, (r.returncode, r.stderr[-2000:])
+    assert any(w in r.stderr for w in ('exists', 'not empty', 'not a facefake report')) and BAD not in r.stderr, r.stderr
+    assert [p.name for p in folder.iterdir()] == ['thesis.docx'] and (folder/'thesis.docx').read_text() == 'precious'
+    assert file.read_text() == 'precious'

@@ -441,9 +441,9 @@ def test_fetch_falls_through_to_a_working_source(server, tmp_path):
 
 def test_cli(tmp_path):
     exe = Path(sys.executable).parent/'facefake-fetch'
-    cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'from facefake.data import fetch_cli; fetch_cli()']
+    cmd = [str(exe)] if exe.exists() else [sys.executable, '-c', 'from facefake.cli import fetch_cli; fetch_cli()']
     env = {**os.environ, 'FACEFAKE_DATA': str(tmp_path/'cache')}
     out = subprocess.run(cmd + ['--list'], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0 and 'faces140k-sample' in out.stdout and 'tpdne' in out.stdout
     out = subprocess.run(cmd + ['faces-140k'], capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 1 and 'unknown dataset' in out.stderr and 'Traceback' not in out.stderr
+    assert out.returncode == 2 and 'unknown dataset' in out.stderr and 'Traceback' not in out.stderr

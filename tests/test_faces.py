@@ -1,10 +1,9 @@
 "The face pipeline on bad input and around user folders, with files these tests make from one shared face."
 import hashlib, json, warnings
-from pathlib import Path
 import numpy as np, pytest
 from PIL import Image
 from facefake.core import data_root, load_image
-from facefake.faces import (FACES_CSV, DetectionGapWarning, NoFaceError, align_face, crop_folder, detect_faces,
+from facefake.faces import (DetectionGapWarning, NoFaceError, align_face, crop_folder, detect_faces,
                             detection_rates, face_crop, read_crops)
 
 FACE = data_root()/'faces140k-sample'/'real'/'00003.jpg'

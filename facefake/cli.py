@@ -108,7 +108,7 @@ def train_cli(dataset:str,                # registered dataset name or folder of
         df = load_dataset(folder, limit=limit, seed=seed)
         if probe:
             from facefake.probe import fit_probe
-            det, _ = fit_probe(df, size=size, bs=bs, framing=framing)
+            det, _ = fit_probe(df, size=size, bs=bs, framing=framing, progress=True)
         else:
             from facefake.train import train_detector
             det, _ = train_detector(df, arch=arch, size=size, crop=crop, epochs=epochs, lr=lr, bs=bs, pretrained=not no_pretrained,

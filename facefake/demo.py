@@ -113,7 +113,7 @@ def run_demo(dataset:str='faces140k-sample', # registered dataset name or a fold
 
     if probe:
         say(f"4/5 linear probe on frozen MobileNetV2 features at {size} px"); s = time.time()
-        det, table = fit_probe(df, size=size, seed=seed, name=f"probe-{size}px-{name}", framing=framing)
+        det, table = fit_probe(df, size=size, seed=seed, name=f"probe-{size}px-{name}", framing=framing, progress=verbose)
         save(_plot_probe_fit(table, title=f'{det.name}: choosing the regularisation'), 'training.png',
              'Linear probe: validation AUC for each regularisation strength C')
     else:

@@ -46,11 +46,12 @@ class Augmentation:
         "fastai batch transforms for the flip, rotation, zoom and lighting."
         return aug_transforms(do_flip=self.flip, max_rotate=self.max_rotate, max_zoom=self.max_zoom,
                               max_lighting=self.max_lighting, max_warp=0., p_affine=self.p_affine)
-    def degrade(self, img:Image.Image) -> Image.Image:
-        "One random draw (Python's `random`) of the three forensic degradations, for any PIL image."
-        if random.random() < self.p_resize: img = down_up(img, random.uniform(*self.scale))
-        if random.random() < self.p_blur: img = gaussian_blur(img, random.uniform(*self.sigma))
-        if random.random() < self.p_jpeg: img = jpeg_reencode(img, random.randint(*self.quality))
+    def degrade(self, img:Image.Image, rng:random.Random=None) -> Image.Image:
+        "One random draw of the three forensic degradations, for any PIL image, from `rng` (default: Python's `random`)."
+        r = rng or random
+        if r.random() < self.p_resize: img = down_up(img, r.uniform(*self.scale))
+        if r.random() < self.p_blur: img = gaussian_blur(img, r.uniform(*self.sigma))
+        if r.random() < self.p_jpeg: img = jpeg_reencode(img, r.randint(*self.quality))
         return img
     def with_strength(self, strength:float) -> 'Augmentation':
         "These settings with the degradations set by one number in [0, 1]: each on up to half the images, harsher as it grows."

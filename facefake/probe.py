@@ -126,11 +126,14 @@ def split_features(df:pd.DataFrame, # split table from `load_dataset`
                    split:str,        # which split's rows
                    body:nn.Module,   # as for `pooled_features`
                    size:int,         # image side
-                   **kwargs,         # more `pooled_features` arguments: flip, tfm, bs, framing
+                   cache_key:str=None, # body, size and framing for `cached_features` (None: compute, cache nothing)
+                   **kwargs,         # more `pooled_features` arguments: flip, tfm, bs, framing, progress
                   ) -> tuple:
-    "`(X, y)` of one split: `pooled_features` of its images and their labels (1 = fake)."
+    "`(X, y)` of one split: `pooled_features` of its images (read from the cache when `cache_key` is given) and their labels (1 = fake)."
     rows = df[df.split == split]
-    return pooled_features(body, list(rows.path), size, **kwargs), (rows.label == 'fake').to_numpy().astype(int)
+    paths = list(rows.path)
+    X = cached_features(body, paths, size, cache_key, **kwargs) if cache_key else pooled_features(body, paths, size, **kwargs)
+    return X, (rows.label == 'fake').to_numpy().astype(int)
 
 def block_study(df:pd.DataFrame,   # split table from `load_dataset` (train and valid rows are used)
                 size:int=256,      # image side
@@ -240,10 +243,7 @@ def fit_probe(df:pd.DataFrame,               # split table from `load_dataset`, 
     key = f"{arch}|{size}|{json.dumps(framing_spec(framing), sort_keys=True)}" if cache else None
     Xt, yt = probe_training_features(df, body, size, flips=flips, forensic=forensic, augmentation=augmentation, seed=seed, bs=bs,
                                      framing=framing, cache_key=key, progress=progress)
-    valid = df[df.split == 'valid']
-    yv = (valid.label == 'fake').to_numpy().astype(int)
-    Xv = (cached_features(body, list(valid.path), size, key, bs=bs, framing=framing, progress=progress) if cache else
-          pooled_features(body, list(valid.path), size, bs=bs, framing=framing, progress=progress))
+    Xv, yv = split_features(df, 'valid', body, size, cache_key=key, bs=bs, framing=framing, progress=progress)
     scaler, clf, table = fit_logistic(Xt, yt, Xv, yv, Cs)
     fold_logistic(model[1], scaler, clf, fake_index=CLASSES.index('fake'))
     card = detector_card(df, arch, PROBE_HEAD, list(CLASSES), size, name=name or f"{arch}-probe-{size}px", framing=framing,

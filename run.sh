@@ -50,6 +50,9 @@ case "${1:-}" in
     exec .venv/bin/facefake-demo "$@" ;;
   test)
     setup; offline_defaults
+    # the probe's feature cache: a fresh one per test run, so that no test reads features an earlier run computed
+    FACEFAKE_CACHE="$(mktemp -d -t facefake-test-cache.XXXXXX)"; export FACEFAKE_CACHE
+    trap 'rm -rf "$FACEFAKE_CACHE"' EXIT
     check_sync
     echo "== static check: ruff (pyflakes rules) over facefake/, bench/, tools/, tests/"
     .venv/bin/ruff check

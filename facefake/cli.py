@@ -1,4 +1,4 @@
-"""Every `facefake-*` command: fetch, audit, train, tune, evaluate, predict, the demo and the web app; each a thin caller of the library with one way of handling names, outputs and errors.
+"""Every `facefake-*` command: fetch, audit, train, tune, evaluate, calibrate, predict, the demo and the web app; each a thin caller of the library with one way of handling names, outputs and errors.
 
 Docs: https://facefake.github.io/facefake/cli.html.md"""
 
@@ -6,7 +6,8 @@ Docs: https://facefake.github.io/facefake/cli.html.md"""
 
 # %% auto #0
 __all__ = ['APP_WS_LIMIT', 'fail', 'new_file', 'new_folder', 'dataset_arg', 'reported', 'fetch_cli', 'audit_cli', 'train_cli',
-           'tune_cli', 'predict_cli', 'evaluate_cli', 'demo_cli', 'app_notebook', 'voila_command', 'app_cli']
+           'tune_cli', 'predict_cli', 'evaluate_cli', 'calibrate_cli', 'demo_cli', 'app_notebook', 'voila_command',
+           'app_cli']
 
 # %% ../nbs/30_cli.ipynb #9f804779
 import json, shutil, signal, socket, subprocess, sys, tempfile
@@ -81,40 +82,41 @@ def audit_cli(src:str,            # dataset folder or registered name
 @call_parse
 def train_cli(dataset:str,                # registered dataset name or folder of real/ and fake/ images
               out:str,                    # new folder for the detector
-              arch:str='mobilenet_v2',    # architecture
-              size:int=128,               # image side
-              crop:int=None,              # full-resolution crop side
-              epochs:int=3,               # full epochs after one frozen epoch
-              lr:float=2e-3,              # base learning rate
+              method:str='probe',         # 'probe': the linear probe on frozen features (the best detector); 'finetune': fine-tune --arch
+              arch:str='mobilenet_v2',    # architecture (finetune only)
+              size:int=None,              # image side (default: 320 for the probe, 128 for fine-tuning)
+              crop:int=None,              # full-resolution crop side (finetune only)
+              epochs:int=3,               # full epochs after one frozen epoch (finetune only)
+              lr:float=2e-3,              # base learning rate (finetune only)
               bs:int=32,                  # batch size
               limit:int=None,             # at most this many images per class
-              forensic:bool=False,        # JPEG/blur/resize augmentation
-              mixup:bool=False,           # MixUp
-              loss:str='ce',              # 'ce' or 'focal'
-              balance:bool=False,         # class-balanced sampling
-              patience:int=None,          # early stopping patience in epochs
-              no_pretrained:bool=False,   # train the body from scratch
-              probe:bool=False,           # fit a linear probe on frozen features instead (ignores arch, epochs, lr...)
+              forensic:bool=False,        # JPEG/blur/resize augmentation (finetune only)
+              mixup:bool=False,           # MixUp (finetune only)
+              loss:str='ce',              # 'ce' or 'focal' (finetune only)
+              balance:bool=False,         # class-balanced sampling (finetune only)
+              patience:int=None,          # early stopping patience in epochs (finetune only)
+              no_pretrained:bool=False,   # train the body from scratch (finetune only)
               seed:int=42,                # seed
               framing:str='face',         # 'face': train on the face cut out of every image, as uploads are checked; 'whole': as stored
              ):
     "Train a detector, evaluate it on the test split, and save it as weights + card.json."
     new_folder(train_cli, out)
+    if method not in ('probe', 'finetune'): fail(train_cli, f"--method {method!r}: use 'probe' or 'finetune'")
     folder = dataset_arg(train_cli, dataset)
     from facefake.splits import load_dataset
     from facefake.evaluate import evaluate
     from facefake.detector import save_detector
     with reported(train_cli):
         df = load_dataset(folder, limit=limit, seed=seed)
-        if probe:
-            from facefake.probe import fit_probe
-            det, _ = fit_probe(df, size=size, bs=bs, framing=framing, progress=True)
+        if method == 'probe':
+            from facefake.probe import PROBE_SIZE, fit_probe
+            det, _ = fit_probe(df, size=size or PROBE_SIZE, bs=bs, seed=seed, framing=framing, progress=True)
         else:
             from facefake.train import train_detector
-            det, _ = train_detector(df, arch=arch, size=size, crop=crop, epochs=epochs, lr=lr, bs=bs, pretrained=not no_pretrained,
+            det, _ = train_detector(df, arch=arch, size=size or 128, crop=crop, epochs=epochs, lr=lr, bs=bs, pretrained=not no_pretrained,
                                     forensic=forensic, mixup=mixup, loss=loss, balance=balance, patience=patience, seed=seed,
                                     framing=framing)
-    ev = evaluate(det, df)
+    ev = evaluate(det, df, progress=True)
     det.card['metrics'] = {k: v for k, v in ev.metrics.items() if k != 'confusion'}
     save_detector(det, out)
     print(f"{ev}\nsaved to {out}")
@@ -181,7 +183,8 @@ def predict_cli(model:str,              # detector folder (card.json + model.saf
     from facefake.detector import load_detector
     from facefake.widget import check_image
     with reported(cmd): det = load_detector(model)
-    print(f"# {det.name}: fake when p_fake >= {det.threshold:.4f}; framing {det.framing['recipe']}; {len(paths)} image(s)", file=sys.stderr)
+    print(f"# {det.name}: fake when p_fake >= {det.threshold:.4f}; probabilities {det.calibration_note()}; framing {det.framing['recipe']}; "
+          f"{len(paths)} image(s)", file=sys.stderr)
     rows = []
     for p in paths:
         res = check_image(det, p, name=str(p), crop_face=not no_crop, use_whole_if_no_face=whole, gradcam=gradcam, backend=backend)
@@ -212,26 +215,52 @@ def evaluate_cli(model:str,          # detector folder (card.json + model.safete
     if csv_out:
         with open(csv_out, 'x', newline='') as f: ev.df[['path', 'label', 'face', 'p_fake']].to_csv(f, index=False)
 
+# %% ../nbs/30_cli.ipynb #d33d772f
+@call_parse
+def calibrate_cli(model:str,          # detector folder (card.json + model.safetensors)
+                  folder:str,         # labelled images of your source: a folder with real/ and fake/ inside
+                  out:str=None,       # new folder for the recalibrated detector (required)
+                  policy:str='half',  # threshold after Platt scaling: 'half' (0.5) or 'youden' (best TPR - FPR on these images)
+                  json_out:str=None,  # also write the report to this JSON file (must not exist)
+                 ):
+    "Fit a detector's calibration and threshold on labelled images of your own source and save it as a new detector."
+    cmd = calibrate_cli
+    if not out: fail(cmd, "give --out NEW_FOLDER for the recalibrated detector (the original is never changed)")
+    new_folder(cmd, out); new_file(cmd, json_out)
+    if policy not in ('half', 'youden'): fail(cmd, f"--policy {policy!r}: use 'half' or 'youden'")
+    if not Path(folder).is_dir(): fail(cmd, f"no such folder: {folder} (give a folder with real/ and fake/ images inside)")
+    from facefake.detector import load_detector, save_detector
+    from facefake.calibrate import calibrate, calibration_summary
+    with reported(cmd):
+        det = load_detector(model)
+        new, report = calibrate(det, folder, policy=policy)
+    print(calibration_summary(report))
+    save_detector(new, out)
+    if json_out:
+        with open(json_out, 'x') as f: json.dump(report, f, indent=2)
+    print(f"saved to {out}")
+
 # %% ../nbs/30_cli.ipynb #bad97bc0
 @call_parse
 def demo_cli(dataset:str='faces140k-sample', # registered dataset name or a folder of real/ and fake/ images
              out:str='facefake-report',      # report folder
-             size:int=128,                   # image side
-             epochs:int=3,                   # full fine-tuning epochs after one frozen epoch
+             method:str='probe',             # 'probe': the linear probe on frozen features (the best detector); 'finetune': fine-tune --arch
+             size:int=None,                  # image side (default: 320 for the probe, 128 for fine-tuning)
+             epochs:int=3,                   # full fine-tuning epochs after one frozen epoch (finetune only)
              limit:int=None,                 # at most this many images per class
-             arch:str='mobilenet_v2',        # architecture
+             arch:str='mobilenet_v2',        # architecture (finetune only)
              seed:int=42,                    # seed
-             probe:bool=False,               # fit the linear probe on frozen features instead of fine-tuning
              framing:str='face',             # 'face': train on the face cut out of every image; 'whole': the images as stored
             ):
     "Run the facefake end-to-end demo and write an HTML report."
     import matplotlib
     from facefake.demo import check_report_folder, run_demo
+    if method not in ('probe', 'finetune'): fail(demo_cli, f"--method {method!r}: use 'probe' or 'finetune'")
     with reported(demo_cli): check_report_folder(out)
     data = dataset_arg(demo_cli, dataset)
     matplotlib.use('Agg')
     with reported(demo_cli):
-        run_demo(data, out, size=size, epochs=epochs, limit=limit, arch=arch, seed=seed, probe=probe, framing=framing)
+        run_demo(data, out, method=method, size=size, epochs=epochs, limit=limit, arch=arch, seed=seed, framing=framing)
 
 # %% ../nbs/30_cli.ipynb #35f42f9f
 APP_WS_LIMIT = 256 * 2**20   # the app's websocket message limit: room for many files of `MAX_UPLOAD` in one upload

@@ -48,12 +48,17 @@ def evaluate(detector:Detector, # a trained or loaded detector
              bs:int=64,         # batch size for prediction
              framing=None,      # None: frame each image as the card says (what `facefake-predict` does); a recipe: measure another
              split:str='test',  # which split of a table or folder to score
+             progress:bool=False, # a progress bar over the batches
             ) -> Evaluation:
     "Score `detector` on the test images of `data`, each framed by `frame_image` (no single face: the whole image)."
     df = test_rows(data, split).copy()
     spec = detector.framing if framing is None else framing_spec(framing)
     p, faces = [np.zeros(0)], []
-    for i in range(0, len(df), bs):
+    starts = range(0, len(df), bs)
+    if progress and len(df):
+        from fastprogress.fastprogress import progress_bar
+        starts = progress_bar(starts)
+    for i in starts:
         framed = [frame_image(x, spec, whole_if_no_face=True) for x in df.path[i:i + bs]]
         p.append(detector.p_fake([im for im, _ in framed], bs=bs, framed=True))
         faces += [found for _, found in framed]

@@ -105,15 +105,15 @@ def grad_cam(model:nn.Module,        # a convolutional classifier
              class_idx:int=None,     # the class to explain (default: the predicted one)
              layer:nn.Module=None,   # the layer whose activations are weighted (default: `last_conv(model)`)
             ) -> tuple:
-    "`(heatmap, class_idx, probs)`: a Grad-CAM map in [0, 1] of the input's size, the class explained and the softmax."
+    "`(heatmap, class_idx, logits)`: a Grad-CAM map in [0, 1] of the input's size, the class explained and the model's raw outputs."
     model = model.eval()
     layer = layer or last_conv(model)
     dev = next(model.parameters()).device
     x = x.to(dev).requires_grad_(False)
     with hooked({'layer': layer}, grads=True) as st, torch.enable_grad():
         out = model(x)
-        probs = torch.softmax(out.float(), 1)[0].detach().cpu()
-        idx = int(probs.argmax()) if class_idx is None else int(class_idx)
+        logits = out.float()[0].detach().cpu().numpy()
+        idx = int(logits.argmax()) if class_idx is None else int(class_idx)
         model.zero_grad()
         out[0, idx].backward()
     act, grad = st['layer'][0].float(), st['layer.grad'][0].float()
@@ -121,7 +121,7 @@ def grad_cam(model:nn.Module,        # a convolutional classifier
     cam = torch.relu((weights[:, None, None] * act).sum(0))
     cam = torch.nn.functional.interpolate(cam[None, None], size=x.shape[-2:], mode='bilinear', align_corners=False)[0, 0]
     cam = cam / cam.max() if cam.max() > 0 else cam
-    return cam.cpu().numpy(), idx, probs
+    return cam.cpu().numpy(), idx, logits
 
 # %% ../nbs/09_interpret.ipynb #a499597e
 def overlay_heatmap(img:Image.Image,   # the image the heatmap explains (any size)
@@ -142,7 +142,8 @@ def explain(detector,              # a `facefake.detector.Detector`
            ) -> dict:
     "Grad-CAM of a detector on one image: the prepared image, the heatmap, its overlay, p_fake and the class explained."
     shown = prepare(img if framed else detector.frame(img)[0], detector.size, detector.crop)
-    heat, idx, probs = grad_cam(detector.model, to_tensor(shown, detector.card.get('stats', IMAGENET_STATS))[None], class_idx)
+    heat, idx, logits = grad_cam(detector.model, to_tensor(shown, detector.card.get('stats', IMAGENET_STATS))[None], class_idx)
+    probs = detector.probabilities(logits[None])[0]   # calibrated as the card says, like `Detector.p_fake`
     return dict(image=shown, heatmap=heat, overlay=overlay_heatmap(shown, heat), p_fake=float(probs[detector.fake_index]),
                 explained=detector.classes[idx])
 

@@ -6,7 +6,7 @@ Docs: https://facefake.github.io/facefake/train.html.md"""
 
 # %% auto #0
 __all__ = ['Augmentation', 'PrepareImage', 'TrainOnly', 'face_dls', 'RandomForensic', 'KeepBestCallback', 'make_learner',
-           'detector_card', 'train_detector', 'plot_training']
+           'detector_card', 'calibrated_on_valid', 'train_detector', 'plot_training']
 
 # %% ../nbs/07_train.ipynb #1a4d953a
 import random, time, warnings
@@ -23,7 +23,6 @@ from fastai.callback.channelslast import ChannelsLast
 from PIL import Image
 from .core import CLASSES, IMAGENET_STATS, prepare, conv_layout, jpeg_reencode, gaussian_blur, down_up
 from .faces import frame_image, framing_spec
-from .metrics import youden_threshold
 from .detector import DEFAULT_HEAD, Detector, build_model, make_card
 
 # %% ../nbs/07_train.ipynb #d70bf198
@@ -154,6 +153,17 @@ def detector_card(df:pd.DataFrame, arch:str, head:dict, classes:list, size:int, 
                 training=dict(dataset=str(df.attrs.get('root', '')), n_train=int((df.split == 'train').sum()),
                               n_valid=int((df.split == 'valid').sum()), **(training or {})))
 
+def calibrated_on_valid(det:Detector,      # a freshly trained detector
+                        df:pd.DataFrame,   # the split table it was trained on
+                        scores=None,       # the valid split's raw log-odds, when already computed (else scored here)
+                       ) -> Detector:
+    "Platt scaling and Youden's threshold fitted on the valid split (for real/fake detectors; others keep 0.5 and no calibration)."
+    if set(det.classes) != set(CLASSES): return det
+    valid = df[df.split == 'valid']
+    if scores is None: scores = det.scores(det.logits(list(valid.path)))
+    return det.with_calibration(scores, (valid.label == 'fake').to_numpy(), policy='youden',
+                                data=f"{Path(str(df.attrs.get('root', 'the dataset'))).name} valid split")
+
 def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
                    arch:str='mobilenet_v2',  # a name in `ARCHS`
                    size:int=128,             # image side after `prepare`
@@ -177,7 +187,7 @@ def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
                    cbs:list=None,            # extra fastai callbacks
                    framing='face',           # how images are framed, in training and whenever the detector scores ('whole' or 'face')
                   ) -> tuple:
-    "Train a detector on the train split, choose its threshold on the valid split; returns `(detector, learner)`."
+    "Train a detector on the train split, calibrate it and choose its threshold on the valid split; returns `(detector, learner)`."
     from fastai.torch_core import set_seed
     set_seed(seed, reproducible=True)
     dls = face_dls(df, size=size, crop=crop, bs=bs, aug=aug, augmentation=augmentation, forensic=forensic, balance=balance, seed=seed, framing=framing)
@@ -195,11 +205,7 @@ def train_detector(df:pd.DataFrame,          # split table from `load_dataset`
                               epochs_run=len(learn.recorder.values), best_epoch=getattr(best, 'best_epoch', None),
                               lr=lr, bs=bs, pretrained=pretrained, aug=aug, forensic=forensic, augmentation=(augmentation or Augmentation()).to_dict(), mixup=mixup, loss=loss,
                               balance=balance, seed=seed, seconds=round(secs, 1)), framing=framing)
-    det = Detector(learn.model, card)
-    valid = df[df.split == 'valid']
-    p = det.p_fake(list(valid.path))
-    card['threshold'] = youden_threshold((valid.label == 'fake').to_numpy(), p)
-    return det, learn
+    return calibrated_on_valid(Detector(learn.model, card), df), learn
 
 # %% ../nbs/07_train.ipynb #b2f9a354
 def plot_training(learn:Learner, title:str='Training'):

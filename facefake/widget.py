@@ -32,7 +32,8 @@ class CheckResult:
     face: bool = False            # True if a face was found and cropped, False if the whole image was used
     p_fake: float = None          # probability of "fake" (None unless status is 'ok')
     verdict: str = None           # 'fake' or 'real' at `threshold` (None unless status is 'ok')
-    threshold: float = None       # the detector's calibrated threshold
+    threshold: float = None       # the detector's decision threshold on p_fake
+    calibration: str = None       # how the detector's probabilities are calibrated (`Detector.calibration_note`)
     model: str = None             # the detector's name
     framing: str = None           # the framing recipe the image was scored with ('face' or 'whole')
     message: str = ''             # a sentence for the user
@@ -90,7 +91,8 @@ def check_image(detector,                          # a `facefake.detector.Detect
     from facefake.faces import NoFaceError, frame_image   # imported here, not at the top: facefake-app's launcher
     from facefake.interpret import explain              # then starts without loading OpenCV and torch
     start = time.perf_counter()
-    res = functools.partial(CheckResult, threshold=detector.threshold, model=detector.name, framing=detector.framing['recipe'])
+    res = functools.partial(CheckResult, threshold=detector.threshold, model=detector.name, framing=detector.framing['recipe'],
+                            calibration=detector.calibration_note())
     if isinstance(src, (str, Path)):
         path = Path(src)
         name = name or path.name
@@ -212,7 +214,8 @@ class FaceChecker:
         self.upload.observe(self._guard(self._on_upload), 'value')
         self.folder_button.on_click(self._guard(self._on_folder))
         head = W.HTML(f"<b>Model</b> {html.escape(detector.name)}: says <i>fake</i> when p_fake &ge; {detector.threshold:.3f} "
-                      f"(its calibrated threshold). Images up to {_size(max_bytes)}; JPEG, PNG, WebP.")
+                      f"({html.escape(detector.card.get('threshold_policy', 'its threshold'))}).<br>Probabilities: {html.escape(detector.calibration_note())}. "
+                      f"Images up to {_size(max_bytes)}; JPEG, PNG, WebP.")
         self.widget = W.VBox([head, W.HBox([self.upload, self.folder, self.folder_button]), W.HBox([self.whole, self.gradcam]),
                               self.status, self.cards, W.HTML('<b>Past feedback</b>'), self.table, W.HTML('<b>Messages</b>'), self.out])
         self.widget.add_class('facefake-checker')

@@ -16,9 +16,9 @@ def run(cmd, *args, cwd=None):
 
 @pytest.fixture(scope='module')
 def report(tmp_path_factory):
-    "One small demo run (60 faces per class at 48 px) shared by the tests below."
+    "One small run of the default demo (the linear probe; 60 faces per class at 48 px) shared by the tests below."
     out = tmp_path_factory.mktemp('demo')/'report'
-    r = run('facefake-demo', '--out', out, '--size', 48, '--epochs', 1, '--limit', 60)
+    r = run('facefake-demo', '--out', out, '--size', 48, '--limit', 60)
     assert r.returncode == 0, r.stderr[-3000:]
     return out
 
@@ -28,6 +28,8 @@ def test_demo_writes_report(report):
     assert {'index.html', 'metrics.json', 'balance.png', 'audit.png', 'average_faces.png', 'training.png', 'evaluation.png'} <= names
     m = json.loads((report/'metrics.json').read_text())
     assert m['images'] == 120 and m['evaluation']['n'] == m['split_counts']['test']
+    assert m['detector']['training']['method'].startswith('linear probe') and m['detector']['arch'] == 'mobilenet_v2_taps8'
+    assert m['detector']['calibration']['method'] == 'platt' and m['detector']['calibration']['data'] == 'faces140k-sample valid split'
     assert 0 <= m['evaluation']['roc_auc'] <= 1 and 0 <= m['audit']['metadata_accuracy'] <= 1   # tiny slice: values are noisy
     html = (report/'index.html').read_text()
     for png in ['audit.png', 'average_faces.png', 'evaluation.png']: assert f"src='{png}'" in html
@@ -70,12 +72,12 @@ def test_predict_gives_the_reported_figures(report, tmp_path):
     assert abs(((pr.p_fake >= m['threshold']).to_numpy() == y).mean() - m['accuracy']) <= 0.01
 
 @needs_sample
-def test_demo_probe_saves_a_loadable_probe(tmp_path):
+def test_demo_finetune_saves_a_loadable_detector(tmp_path):
     out = tmp_path/'report'
-    r = run('facefake-demo', '--out', out, '--size', 48, '--limit', 40, '--probe')
+    r = run('facefake-demo', '--out', out, '--size', 48, '--limit', 40, '--method', 'finetune', '--epochs', 1)
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((out/'metrics.json').read_text())
-    assert m['detector']['training']['method'].startswith('linear probe') and m['detector']['arch'] == 'mobilenet_v2_taps8'
+    assert m['detector']['arch'] == 'mobilenet_v2' and m['detector']['training']['epochs'] == 1
     from facefake.detector import load_detector
     det = load_detector(out/'detector')
     p = det.p_fake([next((SAMPLE/'fake').iterdir())])
@@ -113,16 +115,16 @@ def test_audit_cli(tmp_path):
 
 @needs_sample
 def test_train_cli_probe(tmp_path):
-    "facefake-train --probe fits the linear probe, evaluates it and saves a detector that facefake-evaluate reads."
+    "facefake-train fits the linear probe by default, evaluates it and saves a detector that facefake-evaluate reads."
     out = tmp_path/'probe'
-    r = run('facefake-train', 'faces140k-sample', out, '--probe', '--size', 64, '--limit', 40)
+    r = run('facefake-train', 'faces140k-sample', out, '--size', 64, '--limit', 40)
     assert r.returncode == 0, r.stderr[-3000:]
     card = json.loads((out/'card.json').read_text())
     assert card['arch'] == 'mobilenet_v2_taps8' and card['training']['method'].startswith('linear probe')
     assert card['training']['n_train'] + card['training']['n_valid'] < 80 and 0 <= card['metrics']['roc_auc'] <= 1
     r = run('facefake-evaluate', out, SAMPLE/'..'/'rff-part')
     assert r.returncode == 0 and 'accuracy' in r.stdout, r.stderr[-2000:]
-    r = run('facefake-train', 'faces140k-sample', out, '--probe', '--limit', 10)   # never into a used folder
+    r = run('facefake-train', 'faces140k-sample', out, '--limit', 10)   # never into a used folder
     assert r.returncode != 0 and 'not empty' in r.stderr
 
 BAD = 'no-such-dataset'
@@ -147,6 +149,8 @@ def test_a_bad_dataset_name_exits_2(cmd, args, tmp_path):
     ('facefake-tune', [BAD, '--out', '{folder}']),
     ('facefake-evaluate', ['{folder}', BAD, '--json-out', '{file}']),
     ('facefake-evaluate', ['{folder}', BAD, '--csv-out', '{file}']),
+    ('facefake-calibrate', ['{folder}', BAD, '--out', '{folder}']),
+    ('facefake-calibrate', ['{folder}', BAD, '--out', '{folder}/../new', '--json-out', '{file}']),
     ('facefake-predict', ['{folder}', '{folder}/missing.jpg', '--json-out', '{file}']),
     ('facefake-predict', ['{folder}', '{folder}/missing.jpg', '--csv-out', '{file}']),
     ('facefake-demo', ['--dataset', BAD, '--out', '{folder}']),
@@ -160,3 +164,53 @@ def test_an_existing_output_is_refused_before_any_work(cmd, args, tmp_path):
     assert any(w in r.stderr for w in ('exists', 'not empty', 'not a facefake report')) and BAD not in r.stderr, r.stderr
     assert [p.name for p in folder.iterdir()] == ['thesis.docx'] and (folder/'thesis.docx').read_text() == 'precious'
     assert file.read_text() == 'precious'
+
+def labelled_folder(root, n_real, n_fake, src=SAMPLE):
+    "A folder with real/ and fake/ holding copies of the first images of `src`."
+    for label, n in (('real', n_real), ('fake', n_fake)):
+        (root/label).mkdir(parents=True, exist_ok=True)
+        for p in sorted((src/label).glob('*.jpg'))[-n:] if n else []: shutil.copy(p, root/label/p.name)
+    return root
+
+@needs_sample
+def test_calibrate_cli(report, tmp_path):
+    "facefake-calibrate: figures before and after on the user's images, a new detector folder, the original untouched; predict names the calibration."
+    folder = labelled_folder(tmp_path/'mine', 20, 20, SAMPLE/'..'/'rff-part')
+    before = (report/'detector'/'card.json').read_bytes()
+    out = tmp_path/'calibrated'
+    r = run('facefake-calibrate', report/'detector', folder, '--out', out, '--json-out', tmp_path/'cal.json')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'before: accuracy' in r.stdout and 'after:  accuracy' in r.stdout and 'cross-validated' in r.stdout and 'warning' not in r.stdout
+    rep = json.loads((tmp_path/'cal.json').read_text())
+    assert (rep['n_real'], rep['n_fake']) == (20, 20) and rep['after']['threshold'] == 0.5
+    card = json.loads((out/'card.json').read_text())
+    assert card['calibration']['data'] == 'mine' and card['calibration']['n_real'] == 20 and card['threshold'] == 0.5
+    assert (report/'detector'/'card.json').read_bytes() == before
+    # the accuracy printed after calibration is what facefake-evaluate then measures on the same folder
+    r2 = run('facefake-evaluate', out, folder, '--json-out', tmp_path/'ev.json')
+    assert r2.returncode == 0, r2.stderr[-2000:]
+    assert abs(json.loads((tmp_path/'ev.json').read_text())['accuracy'] - rep['after']['accuracy']) < 1e-9
+    r3 = run('facefake-predict', out, next((folder/'real').iterdir()))
+    assert r3.returncode == 0 and 'Platt scaling fitted on 40 images of mine' in r3.stderr, r3.stderr[-2000:]
+    r4 = run('facefake-calibrate', report/'detector', labelled_folder(tmp_path/'few', 8, 8), '--out', tmp_path/'c-few')
+    assert r4.returncode == 0 and 'warning: only 8 images of a class' in r4.stdout, r4.stdout
+
+def broken_folder(root):
+    labelled_folder(root, 6, 6)
+    (root/'fake'/'broken.jpg').write_bytes(b'\xff\xd8 not really a jpeg')
+    return root
+
+@needs_sample
+@pytest.mark.parametrize('make,says', [
+    (lambda d: labelled_folder(d, 10, 0), 'both classes'),
+    (lambda d: labelled_folder(d, 10, 3), 'too few'),
+    (lambda d: d.mkdir() or d, 'no labelled images'),
+    (broken_folder, 'broken.jpg'),
+    (lambda d: d/'missing', 'no such folder'),
+])
+def test_calibrate_cli_refuses(report, tmp_path, make, says):
+    "One class, too few of a class, no images, an unreadable file, no folder: a message, exit code 2, nothing written."
+    folder = make(tmp_path/'mine')
+    r = run('facefake-calibrate', report/'detector', folder, '--out', tmp_path/'new')
+    assert r.returncode == 2 and says in r.stderr and 'Traceback' not in r.stderr, (r.returncode, r.stderr[-2000:])
+    assert not (tmp_path/'new').exists()

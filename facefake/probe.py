@@ -106,6 +106,7 @@ def cached_features(body:nn.Module,    # as for `pooled_features`
 # %% ../nbs/14_probe.ipynb #562709b5
 def fit_logistic(X_train, y_train, X_valid, y_valid, # features and labels (1 = fake) of the two splits
                  Cs:tuple=(1e-4, 1e-3, 1e-2, 1e-1, 1.),    # inverse L2 strengths to try
+                 progress:bool=False,                      # a progress bar over the strengths
                 ) -> tuple:
     "Standardise, fit a logistic regression per `C`, keep the best by validation AUC: `(scaler, classifier, table)`."
     from sklearn.linear_model import LogisticRegression
@@ -114,7 +115,7 @@ def fit_logistic(X_train, y_train, X_valid, y_valid, # features and labels (1 = 
     scaler = StandardScaler().fit(X_train)
     Xt, Xv = scaler.transform(X_train), scaler.transform(X_valid)
     rows, best = [], None
-    for C in Cs:
+    for C in (progress_bar(Cs) if progress else Cs):
         clf = LogisticRegression(C=C, max_iter=5000).fit(Xt, y_train)
         auc = roc_auc_score(y_valid, clf.decision_function(Xv))
         rows.append(dict(C=C, valid_auc=auc))
@@ -244,7 +245,7 @@ def fit_probe(df:pd.DataFrame,               # split table from `load_dataset`, 
     Xt, yt = probe_training_features(df, body, size, flips=flips, forensic=forensic, augmentation=augmentation, seed=seed, bs=bs,
                                      framing=framing, cache_key=key, progress=progress)
     Xv, yv = split_features(df, 'valid', body, size, cache_key=key, bs=bs, framing=framing, progress=progress)
-    scaler, clf, table = fit_logistic(Xt, yt, Xv, yv, Cs)
+    scaler, clf, table = fit_logistic(Xt, yt, Xv, yv, Cs, progress=progress)
     fold_logistic(model[1], scaler, clf, fake_index=CLASSES.index('fake'))
     card = detector_card(df, arch, PROBE_HEAD, list(CLASSES), size, name=name or f"{arch}-probe-{size}px", framing=framing,
                          training=dict(method='linear probe: logistic regression on frozen ImageNet features',

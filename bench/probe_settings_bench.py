@@ -18,9 +18,8 @@ import pandas as pd, torch
 from sklearn.metrics import roc_auc_score
 from facefake.core import CLASSES, conv_layout
 from facefake.detector import build_model
-from facefake.faces import framing_spec
 from facefake.metrics import youden_threshold
-from facefake.probe import PROBE_HEAD, PROBE_AUGMENTATION, cached_features, fit_logistic, probe_training_features
+from facefake.probe import PROBE_HEAD, PROBE_AUGMENTATION, cached_features, fit_logistic, probe_cache_key, probe_training_features
 from facefake.splits import load_dataset
 
 def main():
@@ -41,7 +40,7 @@ def main():
     for size in a.sizes:
         model = build_model(a.arch, len(CLASSES), pretrained=True, head=PROBE_HEAD)
         body = model[0].to(memory_format=conv_layout('cpu'))
-        key = f"{a.arch}|{size}|{json.dumps(framing_spec('face'), sort_keys=True)}"
+        key = probe_cache_key(a.arch, size, 'face')
         t = time.time()
         X, y = probe_training_features(df, body, size, flips=True, forensic=2, seed=a.seed, framing='face', cache_key=key,
                                        progress=False)

@@ -80,7 +80,7 @@ def main():
         print(rob.round(3).to_string(), flush=True)
         other = {'faces140k-sample': 'rff-part', 'rff-part': 'faces140k-sample'}.get(a.dataset)
         if other:
-            res['cross_dataset_auc'] = cross_dataset({det.name: det}, {other: load_dataset(other)}).iloc[0].to_dict()
+            res['cross_dataset_auc'] = cross_dataset({det.name: det}, {other: load_dataset(other)}, metric='roc_auc').iloc[0].to_dict()
             print('cross-dataset AUC:', res['cross_dataset_auc'], flush=True)
         det.card['metrics'] = res['test']
     if a.json_out: Path(a.json_out).write_text(json.dumps(res, indent=2, default=str))

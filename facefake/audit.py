@@ -211,6 +211,7 @@ def reencode(src:Path,          # dataset folder (any layout)
              size:int=None,     # side of the square output; None keeps each image's own (square-cropped) size
              quality:int=90,    # JPEG quality for every image
              n_workers:int=2,   # worker processes
+             files:list=None,   # only these image files under `src` (default: all)
             ) -> pd.Series:
     "Re-encode every image under `src` into `dst` with one size and JPEG quality; returns counts of what happened."
     src, dst = Path(src).resolve(), Path(dst).resolve()
@@ -222,6 +223,9 @@ def reencode(src:Path,          # dataset folder (any layout)
         raise FileExistsError(f"{dst} was made with other settings {json.loads((dst/MARKER).read_text())}; choose a new folder")
     dst.mkdir(parents=True, exist_ok=True)
     (dst/MARKER).write_text(json.dumps(settings))
-    jobs = [(p, (dst/p.relative_to(src)).with_suffix('.jpg'), size, quality) for p in image_files(src)]
+    files = image_files(src) if files is None else [Path(f).resolve() for f in files]
+    outside = [f for f in files if src not in f.parents]
+    if outside: raise ValueError(f"{outside[0]} is not inside {src}")
+    jobs = [(p, (dst/p.relative_to(src)).with_suffix('.jpg'), size, quality) for p in files]
     res = parallel(_reencode_one, jobs, n_workers=n_workers, progress=False)
     return pd.Series([r.split(':')[0] for r in res]).value_counts()

@@ -37,7 +37,7 @@ def labelled_scores(det:Detector,  # the detector to score with
         except (BadImageError, OSError) as e: bad.append(f"{p} ({e})")
     if bad: raise CalibrationError(f"{len(bad)} file(s) cannot be read as images; remove or replace them: " + '; '.join(bad[:5]) + (' ...' if len(bad) > 5 else ''))
     logits = np.concatenate([det.logits([im for im, _ in framed[i:i + bs]], bs=bs, framed=True) for i in range(0, len(framed), bs)])
-    return rows.assign(face=[f for _, f in framed], score=det.scores(logits), p_fake=det.probabilities(logits)[:, det.fake_index]), logits
+    return rows.assign(face=[f for _, f in framed], score=det.scores(logits), p_fake=det.fake_probability(det.probabilities(logits))), logits
 
 # %% ../nbs/15_calibrate.ipynb #4c3787a0
 def _accuracy(y, p, thr) -> float: return float(((np.asarray(p) >= thr) == (np.asarray(y) == 1)).mean())
@@ -60,11 +60,11 @@ def calibrate(det:Detector,        # the detector to recalibrate (it is not chan
         raise CalibrationError(f"too few images to calibrate on: {counts}; give at least {MIN_PER_CLASS} per class ({TRUST_PER_CLASS} or more to trust the result)")
     name = name or (Path(str(data.attrs.get('root', 'the table'))).name if isinstance(data, pd.DataFrame) else Path(str(data)).name)
     new = det.with_calibration(s, y, data=name, policy=policy)
-    p_after = new.probabilities(logits)[:, new.fake_index]
+    p_after = new.fake_probability(new.probabilities(logits))
     cv = np.zeros(len(y), dtype=bool)
     for fit, held in StratifiedKFold(n_splits=min(folds, *counts.values()), shuffle=True, random_state=seed).split(s, y):
         d = det.with_calibration(s[fit], y[fit], data=name, policy=policy)
-        cv[held] = (d.probabilities(logits[held])[:, d.fake_index] >= d.threshold) == (y[held] == 1)
+        cv[held] = (d.fake_probability(d.probabilities(logits[held])) >= d.threshold) == (y[held] == 1)
     before = binary_metrics(y, rows.p_fake.to_numpy(), det.threshold)
     report = dict(data=name, **{f'n_{c}': n for c, n in counts.items()}, auc=before['roc_auc'],
                   before=dict(threshold=det.threshold, accuracy=before['accuracy'], calibration=det.calibration_note()),
@@ -99,7 +99,7 @@ def cross_source_table(det:Detector,  # the detector
         pick = rows.groupby('label', group_keys=False).apply(lambda g: g.sample(min(n_cal, len(g) - 1), random_state=seed)).index
         rest = np.setdiff1d(np.arange(len(rows)), pick)
         new = det.with_calibration(rows.score.to_numpy()[pick], y[pick], data=f'{n_cal} per class of {name}', policy=policy)
-        p_new = new.probabilities(logits[rest])[:, new.fake_index]
+        p_new = new.fake_probability(new.probabilities(logits[rest]))
         out[name] = dict(n_real=int((y == 0).sum()), n_fake=int(y.sum()), auc=m['roc_auc'], accuracy=m['accuracy'],
                          recall_fake=m['recall'], recall_real=m['confusion']['tn'] / max(1, (y == 0).sum()),
                          best_threshold=best, accuracy_at_best=_accuracy(y, p, best),

@@ -7,7 +7,7 @@ Docs: https://facefake.github.io/facefake/cli.html.md"""
 # %% auto #0
 __all__ = ['APP_WS_LIMIT', 'fail', 'new_file', 'new_folder', 'dataset_arg', 'reported', 'fetch_cli', 'audit_cli', 'train_cli',
            'tune_cli', 'predict_cli', 'evaluate_cli', 'calibrate_cli', 'demo_cli', 'app_notebook', 'voila_command',
-           'app_cli']
+           'app_cli', 'serve_cli']
 
 # %% ../nbs/30_cli.ipynb #9f804779
 import json, shutil, signal, socket, subprocess, sys, tempfile
@@ -80,7 +80,7 @@ def audit_cli(src:str,            # dataset folder or registered name
 
 # %% ../nbs/30_cli.ipynb #e95b56ba
 @call_parse
-def train_cli(dataset:str,                # registered dataset name or folder of real/ and fake/ images
+def train_cli(dataset:str,                # registered dataset name, folder of real/ and fake/ images, or 'kinds': real / gan / photoshop from the two shared sets
               out:str,                    # new folder for the detector
               method:str='probe',         # 'probe': the linear probe on frozen features (the best detector); 'finetune': fine-tune --arch
               arch:str='mobilenet_v2',    # architecture (finetune only)
@@ -98,24 +98,50 @@ def train_cli(dataset:str,                # registered dataset name or folder of
               no_pretrained:bool=False,   # train the body from scratch (finetune only)
               seed:int=42,                # seed
               framing:str='face',         # 'face': train on the face cut out of every image, as uploads are checked; 'whole': as stored
+              feedback:str=None,          # add users' judgements from this feedback file (facefake-serve's) to the train split
+              uploads:str=None,           # the folder facefake-serve kept the uploads in (with --feedback)
              ):
     "Train a detector, evaluate it on the test split, and save it as weights + card.json."
     new_folder(train_cli, out)
     if method not in ('probe', 'finetune'): fail(train_cli, f"--method {method!r}: use 'probe' or 'finetune'")
-    folder = dataset_arg(train_cli, dataset)
+    kinds = dataset == 'kinds' and not Path(dataset).is_dir()
+    if kinds and method != 'probe': fail(train_cli, "the 'kinds' detector is a linear probe: leave out --method finetune")
+    folder = None if kinds else dataset_arg(train_cli, dataset)
+    if bool(feedback) != bool(uploads): fail(train_cli, "--feedback and --uploads go together: the judgements, and the folder of the images they judge")
+    for p in (feedback, uploads):
+        if p and not Path(p).exists(): fail(train_cli, f"{p}: no such file or folder")
     from facefake.splits import load_dataset
     from facefake.evaluate import evaluate
     from facefake.detector import save_detector
     with reported(train_cli):
-        df = load_dataset(folder, limit=limit, seed=seed)
+        if kinds:
+            from facefake.kinds import KIND_CLASSES, kinds_dataset
+            df = kinds_dataset(limit=limit)
+        else: df = load_dataset(folder, limit=limit, seed=seed)
+        if feedback:
+            from facefake.serve import feedback_rows, with_feedback
+            rows = feedback_rows(feedback, uploads, classes=tuple(sorted(set(df.label))))
+            df = with_feedback(df, rows)
+            print(f"feedback: {df.attrs['feedback_rows']} judged images added to the train split ({df.attrs['feedback_skipped']} already in the dataset, "
+                  f"{rows.attrs['missing']} without a kept upload)", flush=True)
         if method == 'probe':
+            from facefake.core import CLASSES
             from facefake.probe import PROBE_SIZE, fit_probe
-            det, _ = fit_probe(df, size=size or PROBE_SIZE, bs=bs, seed=seed, framing=framing, progress=True)
+            det, _ = fit_probe(df, size=size or PROBE_SIZE, bs=bs, seed=seed, framing=framing, progress=True,
+                               classes=KIND_CLASSES if kinds else CLASSES)
         else:
             from facefake.train import train_detector
             det, _ = train_detector(df, arch=arch, size=size or 128, crop=crop, epochs=epochs, lr=lr, bs=bs, pretrained=not no_pretrained,
                                     forensic=forensic, mixup=mixup, loss=loss, balance=balance, patience=patience, seed=seed,
                                     framing=framing)
+    if kinds:
+        from facefake.kinds import kinds_report
+        rep = kinds_report(det, df, 'test')
+        det.card['metrics'] = {k: v for k, v in rep['metrics'].items() if k != 'confusion'}
+        save_detector(det, out)
+        print(f"test split, per class:\n{rep['per_class'].round(3).to_string()}\nreal vs fake within each source (p_fake):\n"
+              f"{rep['per_source'].round(3).to_string()}\nsaved to {out}")
+        return
     ev = evaluate(det, df, progress=True)
     det.card['metrics'] = {k: v for k, v in ev.metrics.items() if k != 'confusion'}
     save_detector(det, out)
@@ -156,9 +182,10 @@ def tune_cli(dataset:str,                 # registered dataset name or folder of
 
 # %% ../nbs/30_cli.ipynb #35cc98c7
 def _predict_line(path:str, res) -> str:
-    "One output line: path, face (face / whole / -), p_fake, verdict or status and reason."
+    "One output line: path, face (face / whole / -), p_fake, verdict (with the kind of fake, for a detector of kinds) or status and reason."
     if not res.ok: return f"{path}\t-\t-\t{res.status}: {res.message}"
-    return f"{path}\t{'face' if res.face else 'whole'}\t{res.p_fake:.4f}\t{res.verdict}"
+    kind = f" ({res.kind})" if res.kind and res.kind != res.verdict else ''
+    return f"{path}\t{'face' if res.face else 'whole'}\t{res.p_fake:.4f}\t{res.verdict}{kind}"
 
 @call_parse
 def predict_cli(model:str,              # detector folder (card.json + model.safetensors)
@@ -335,3 +362,34 @@ def app_cli(model:str=None,              # detector folder (card.json + model.sa
             try: proc.wait(15)
             except subprocess.TimeoutExpired: proc.kill(); proc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+# %% ../nbs/30_cli.ipynb #e251fd16
+@call_parse
+def serve_cli(models:str,                # a folder of detector folders, or one detector folder
+              host:str='127.0.0.1',      # address to bind (the default: this machine only)
+              port:int=8000,             # port
+              feedback:str=None,         # feedback SQLite file (default: feedback.sqlite in the data folder)
+              token_file:str=None,       # file whose first line is the token of the write routes (default: $FACEFAKE_API_TOKEN)
+              keep_uploads:str=None,     # keep uploaded images here, named by SHA-256 (default: keep none)
+              max_mb:float=MAX_UPLOAD / 2**20, # per-file upload limit in MiB
+              cors_origin:str=None,      # comma-separated origins whose web pages may call the API (default: none)
+              backend:str=None,          # face detector (None: each detector card's own)
+             ):
+    "Serve detectors over a REST API (FastAPI + uvicorn): predict, models, feedback; OpenAPI page at /docs."
+    import importlib.util
+    cmd = serve_cli
+    if not Path(models).is_dir(): fail(cmd, f"{models}: no such folder; pass a folder of detector folders (or one detector folder)")
+    missing = [m for m in ('fastapi', 'uvicorn', 'python_multipart') if importlib.util.find_spec(m) is None]
+    if missing: fail(cmd, f'needs {", ".join(missing)}: pip install "facefake[serve]"')
+    if host == '127.0.0.1' and not _port_free(port): fail(cmd, f"port {port} on 127.0.0.1 is in use; pass another with --port")
+    import uvicorn
+    from facefake.serve import Registry, create_app, read_token
+    with reported(cmd):
+        token = read_token(token_file)
+        reg = Registry(models)
+        if not reg.names(): fail(cmd, f"{models} holds no detector folder (a folder with card.json); train one with facefake-train")
+        app = create_app(models, feedback=feedback, token=token, keep_uploads=keep_uploads, max_bytes=int(max_mb * 2**20),
+                         cors=tuple(o.strip() for o in cors_origin.split(',')) if cors_origin else (), backend=backend)
+    print(f"facefake-serve: {', '.join(reg.names())} at http://{host}:{port}/ (API docs at /docs; feedback "
+          f"{'on' if token else 'off: no token'}); Ctrl-C stops it", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level='warning')

@@ -206,7 +206,16 @@ class Detector:
     @property
     def name(self): return self.card.get('name', self.card['arch'])
     @property
-    def fake_index(self): return self.classes.index('fake') if 'fake' in self.classes else len(self.classes) - 1
+    def fake_indices(self) -> list:
+        "The outputs that count as fake: 'fake' if there is such a class, else every class but 'real' (a detector of kinds of fake), else the last."
+        c = self.classes
+        if 'fake' in c: return [c.index('fake')]
+        if 'real' in c: return [i for i, k in enumerate(c) if k != 'real']
+        return [len(c) - 1]
+    @property
+    def fake_index(self):
+        "The one output that is 'fake' (Grad-CAM's default target); for a detector of several kinds of fake, the first of them."
+        return self.fake_indices[0]
     @property
     def calibration(self) -> dict:
         "How raw scores become probabilities (`with_calibration`): None, or the method, its numbers and the data it was fitted on."
@@ -238,9 +247,9 @@ class Detector:
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), dtype=np.float32)
 
     def scores(self, logits:np.ndarray) -> np.ndarray:
-        "The raw log-odds of 'fake' in `logits`: its logit minus the log-sum-exp of the others (the difference of the two, for two classes)."
-        f = self.fake_index
-        return logits[:, f] - np.logaddexp.reduce(np.delete(logits, f, axis=1), axis=1)
+        "The raw log-odds of 'fake' in `logits`: log-sum-exp of the fake outputs minus that of the others (the difference of the two, for two classes)."
+        f = self.fake_indices
+        return np.logaddexp.reduce(logits[:, f], axis=1) - np.logaddexp.reduce(np.delete(logits, f, axis=1), axis=1)
 
     def probabilities(self, logits:np.ndarray, calibrated:bool=True) -> np.ndarray:
         "Class probabilities from `logits`: softmax, then the card's calibration unless `calibrated=False`."
@@ -249,9 +258,9 @@ class Detector:
         cal = self.calibration if calibrated else None
         if cal and cal['method'] == 'platt':
             p = 1 / (1 + np.exp(-(cal['a'] * self.scores(logits) + cal['b'])))
-            rest = np.delete(probs, self.fake_index, axis=1)   # the other classes keep their proportions
-            rest = rest / rest.sum(1, keepdims=True).clip(1e-12) * (1 - p)[:, None]
-            probs = np.insert(rest, self.fake_index, p, axis=1)
+            fake = np.isin(np.arange(probs.shape[1]), self.fake_indices)   # the fake classes share p, the others 1 - p,
+            share = probs / np.where(fake, probs[:, fake].sum(1, keepdims=True), probs[:, ~fake].sum(1, keepdims=True)).clip(1e-12)
+            probs = share * np.where(fake, p[:, None], 1 - p[:, None])      # each group keeping its proportions
         elif cal: raise ValueError(f"unknown calibration method {cal['method']!r} in the card of {self.name}")
         return probs
 
@@ -261,7 +270,11 @@ class Detector:
 
     def p_fake(self, imgs, bs:int=64, framed:bool=False, calibrated:bool=True) -> np.ndarray:
         "Probability of 'fake' for each image (framed first unless `framed`)."
-        return self.predict_proba(list(imgs), bs=bs, framed=framed, calibrated=calibrated)[:, self.fake_index]
+        return self.fake_probability(self.predict_proba(list(imgs), bs=bs, framed=framed, calibrated=calibrated))
+
+    def fake_probability(self, probs:np.ndarray) -> np.ndarray:
+        "p_fake from class probabilities (rows of `probabilities`): the sum over the fake outputs."
+        return np.asarray(probs)[..., self.fake_indices].sum(-1)
 
     def with_calibration(self, scores,        # raw log-odds of 'fake' (`scores(logits(...))`) of labelled images
                          y_true,              # their labels, 1 = fake

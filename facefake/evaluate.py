@@ -167,8 +167,10 @@ def plot_robustness(table:pd.DataFrame, title:str='Robustness'):
 # %% ../nbs/08_evaluate.ipynb #499ae644
 def cross_dataset(detectors:dict,   # name -> Detector
                   datasets:dict,    # name -> folder or split table
-                  metric:str='roc_auc',
+                  metric=('roc_auc', 'accuracy'), # one name from `binary_metrics`, or several
                  ) -> pd.DataFrame:
-    "A table of `metric` for every detector (rows) on every dataset's test images (columns)."
-    return pd.DataFrame({dn: {mn: evaluate(d, data, name=dn).metrics[metric] for mn, d in detectors.items()}
-                         for dn, data in datasets.items()})
+    "`metric` for every detector (rows) on every dataset's test images (columns): by default the AUC beside the accuracy at each detector's stored threshold."
+    names = [metric] if isinstance(metric, str) else list(metric)
+    scored = {(dn, mn): evaluate(d, data, name=dn).metrics for dn, data in datasets.items() for mn, d in detectors.items()}
+    t = pd.DataFrame({(dn, k): {mn: scored[dn, mn][k] for mn in detectors} for dn in datasets for k in names})
+    return t.droplevel(1, axis=1) if isinstance(metric, str) else t

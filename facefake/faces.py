@@ -434,17 +434,17 @@ def framing_spec(framing=None, # None or 'whole', 'face', or a dict with `recipe
                      f"(find the face and cut the FFHQ square), or a dict like {FACE}")
 
 FRAME_CACHE_BYTES = 2**30   # framed faces of files kept in memory (training reads each file once per epoch)
-_FRAMED = OrderedDict()      # (path, size, mtime, backend, rotate, min_size) -> the framed image, or the NoFaceError
+_FRAMED = OrderedDict()      # (path, size, mtime, backend, rotate, min_size) -> (framed image, face box), or the NoFaceError
 _framed_bytes = 0
 
 def _remember(key, found):
-    "Keep `found` (an image or a `NoFaceError`) for `key`, dropping the oldest entries beyond `FRAME_CACHE_BYTES`."
+    "Keep `found` (an `(image, box)` pair or a `NoFaceError`) for `key`, dropping the oldest entries beyond `FRAME_CACHE_BYTES`."
     global _framed_bytes
+    nbytes = lambda f: f[0].width * f[0].height * 3 if isinstance(f, tuple) else 0
     _FRAMED[key] = found
-    _framed_bytes += found.width * found.height * 3 if isinstance(found, Image.Image) else 0
+    _framed_bytes += nbytes(found)
     while _framed_bytes > FRAME_CACHE_BYTES and len(_FRAMED) > 1:
-        old = _FRAMED.popitem(last=False)[1]
-        _framed_bytes -= old.width * old.height * 3 if isinstance(old, Image.Image) else 0
+        _framed_bytes -= nbytes(_FRAMED.popitem(last=False)[1])
 
 def _square_key(src, spec:dict):
     "The cache key of a file for `spec`; None for bytes, images, or a path that `load_image` will refuse."
@@ -457,23 +457,26 @@ def frame_image(src,                        # path, bytes, file object or PIL im
                 framing=None,               # a recipe (see `framing_spec`); None: the whole image
                 name:str=None,              # file name for messages
                 whole_if_no_face:bool=False,# when the recipe finds no single face, return the whole image instead of raising
+                with_box:bool=False,        # also return the face's box (x0, y0, x1, y1) in `src`'s upright pixels, or None
                ) -> tuple:
-    "`(image, face)`: `src` framed by the recipe; `face` is True when a face was found and its square cut out."
+    "`(image, face)`: `src` framed by the recipe; `face` is True when a face was found and its square cut out. `(image, face, box)` with `with_box`."
     spec = framing_spec(framing)
-    if spec['recipe'] == 'whole': return as_rgb(src), False
+    if spec['recipe'] == 'whole': return (as_rgb(src), False) + ((None,) if with_box else ())
     key, img = _square_key(src, spec), None
     found = _FRAMED.get(key) if key else None
     if found is None:
         img = as_rgb(src)   # decoded once: for the face search, and for the whole-image fallback below
-        try: found = crop_one(img, spec['backend'], rotate=spec['rotate'], min_size=spec['min_size'],
-                              name=name or (_name(src) if isinstance(src, (str, Path)) else None))[0]
+        try:
+            crop, info = crop_one(img, spec['backend'], rotate=spec['rotate'], min_size=spec['min_size'],
+                                  name=name or (_name(src) if isinstance(src, (str, Path)) else None))
+            found = (crop, tuple(int(round(v)) for v in info['box']))
         except NoFaceError as e: found = e
         if key: _remember(key, found)
     else: _FRAMED.move_to_end(key)
     if isinstance(found, NoFaceError):
-        if whole_if_no_face: return (img if img is not None else as_rgb(src)), False
+        if whole_if_no_face: return ((img if img is not None else as_rgb(src)), False) + ((None,) if with_box else ())
         raise found
-    return found.copy(), True
+    return (found[0].copy(), True) + ((list(found[1]),) if with_box else ())
 
 # %% ../nbs/03_faces.ipynb #627732ce
 MARKER, FACES_CSV = '.facefake-faces.json', 'faces.csv'

@@ -140,12 +140,12 @@ def explain(detector,              # a `facefake.detector.Detector`
             class_idx:int=None,    # class to explain (default: the predicted one)
             framed:bool=False,     # True: `img` comes from `detector.frame` already
            ) -> dict:
-    "Grad-CAM of a detector on one image: the prepared image, the heatmap, its overlay, p_fake and the class explained."
+    "Grad-CAM of a detector on one image: the prepared image, the heatmap, its overlay, p_fake, class probabilities and the class explained."
     shown = prepare(img if framed else detector.frame(img)[0], detector.size, detector.crop)
     heat, idx, logits = grad_cam(detector.model, to_tensor(shown, detector.card.get('stats', IMAGENET_STATS))[None], class_idx)
     probs = detector.probabilities(logits[None])[0]   # calibrated as the card says, like `Detector.p_fake`
-    return dict(image=shown, heatmap=heat, overlay=overlay_heatmap(shown, heat), p_fake=float(probs[detector.fake_index]),
-                explained=detector.classes[idx])
+    return dict(image=shown, heatmap=heat, overlay=overlay_heatmap(shown, heat), p_fake=float(detector.fake_probability(probs)),
+                probs=dict(zip(detector.classes, probs.tolist())), explained=detector.classes[idx])
 
 # %% ../nbs/09_interpret.ipynb #64b18661
 def plot_explanations(detector, imgs, titles=None, class_idx:int=None, title:str='Grad-CAM'):

@@ -157,11 +157,11 @@ def calibrated_on_valid(det:Detector,      # a freshly trained detector
                         df:pd.DataFrame,   # the split table it was trained on
                         scores=None,       # the valid split's raw log-odds, when already computed (else scored here)
                        ) -> Detector:
-    "Platt scaling and Youden's threshold fitted on the valid split (for real/fake detectors; others keep 0.5 and no calibration)."
-    if set(det.classes) != set(CLASSES): return det
+    "Platt scaling of p_fake and Youden's threshold fitted on the valid split (for detectors with a 'real' class; others keep 0.5 and no calibration)."
+    if 'real' not in det.classes: return det
     valid = df[df.split == 'valid']
     if scores is None: scores = det.scores(det.logits(list(valid.path)))
-    return det.with_calibration(scores, (valid.label == 'fake').to_numpy(), policy='youden',
+    return det.with_calibration(scores, (valid.label != 'real').to_numpy(), policy='youden',
                                 data=f"{Path(str(df.attrs.get('root', 'the dataset'))).name} valid split")
 
 def train_detector(df:pd.DataFrame,          # split table from `load_dataset`

@@ -127,6 +127,24 @@ def test_train_cli_probe(tmp_path):
     r = run('facefake-train', 'faces140k-sample', out, '--limit', 10)   # never into a used folder
     assert r.returncode != 0 and 'not empty' in r.stderr
 
+@needs_sample
+def test_train_cli_kinds(tmp_path):
+    "facefake-train kinds fits the three-class probe (real / gan / photoshop), prints per-class figures, and facefake-predict names the kind."
+    out = tmp_path/'kinds'
+    r = run('facefake-train', 'kinds', out, '--size', 64, '--limit', 12)
+    assert r.returncode == 0, r.stderr[-3000:]
+    card = json.loads((out/'card.json').read_text())
+    assert card['classes'] == ['real', 'gan', 'photoshop'] and card['calibration']['method'] == 'platt'
+    assert 'photoshop' in r.stdout and 'precision' in r.stdout and 'rff-part' in r.stdout
+    few = tmp_path/'few'; few.mkdir()
+    for f in sorted((SAMPLE/'fake').glob('*.jpg'))[:3]: shutil.copy(f, few/f.name)
+    r = run('facefake-predict', out, few, '--whole')
+    lines = [l.split('\t') for l in r.stdout.splitlines()]
+    assert r.returncode == 0 and lines, r.stderr[-2000:]
+    assert all(l[3] == 'real' or l[3] in ('fake (gan)', 'fake (photoshop)') for l in lines), lines[:3]
+    r = run('facefake-train', 'kinds', tmp_path/'ft', '--method', 'finetune')
+    assert r.returncode == 2 and 'linear probe' in r.stderr
+
 BAD = 'no-such-dataset'
 
 @pytest.mark.parametrize('cmd,args', [

@@ -33,7 +33,9 @@ def main():
     # facefake-predict's per-image time: the same check_image, in one process, warm
     from facefake.detector import load_detector
     from facefake.widget import check_image
-    det = load_detector(a.model)
+    from facefake.serve import Registry
+    reg = Registry(a.model)   # a detector folder, or a folder of them (the first by name is benchmarked)
+    det = load_detector(reg.folder(reg.default()))
     check_image(det, paths[0], gradcam=False)
     times = []
     for p in paths:

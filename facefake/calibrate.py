@@ -6,12 +6,12 @@ Docs: https://facefake.github.io/facefake/calibrate.html.md"""
 
 # %% auto #0
 __all__ = ['MIN_PER_CLASS', 'TRUST_PER_CLASS', 'CalibrationError', 'labelled_scores', 'calibrate', 'calibration_summary',
-           'cross_source_table', 'plot_threshold_shift']
+           'reshare', 'cross_source_table', 'plot_threshold_shift']
 
 # %% ../nbs/15_calibrate.ipynb #a7d2f0b1
 from pathlib import Path
 import numpy as np, pandas as pd
-from .core import BadImageError
+from .core import RESAMPLE, BadImageError, load_image
 from .splits import read_layout
 from .faces import frame_image
 from .metrics import binary_metrics, youden_threshold
@@ -82,6 +82,23 @@ def calibration_summary(report:dict) -> str:
              f"after:  accuracy {a['accuracy']:.1%} at threshold {a['threshold']:.3f} on these images; "
              f"{a['cv_accuracy']:.1%} cross-validated (each image judged by a calibration fitted without it)"]
     return '\n'.join(lines + ([f"warning: {report['warning']}"] if report['warning'] else []))
+
+# %% ../nbs/15_calibrate.ipynb #061e2c17
+def reshare(rows:pd.DataFrame,  # images to pass on: a table with `path` and `label`
+            folder,             # a new (or empty) folder for the copies, written as `folder/<label>/<stem>.jpg`
+            scale:float=0.5,    # resize factor
+            quality:int=70,     # JPEG quality of the copies
+           ) -> pd.DataFrame:
+    "`rows` as a messaging app passes photos on: each image resized by `scale` and saved again at JPEG `quality`; `rows` with `path` pointing at the copies and the old path in `original`."
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()): raise FileExistsError(f"{folder} is not empty; choose a new folder for the re-shared copies")
+    copies = []
+    for p, label in zip(rows.path, rows.label):
+        im, dest = load_image(p), folder/label/f'{Path(p).stem}.jpg'
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), RESAMPLE).save(dest, quality=quality)
+        copies.append(dest)
+    return rows.assign(original=list(rows.path), path=copies)
 
 # %% ../nbs/15_calibrate.ipynb #f15dcb8e
 def cross_source_table(det:Detector,  # the detector

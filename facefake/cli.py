@@ -383,13 +383,13 @@ def serve_cli(models:str,                # a folder of detector folders, or one 
     if missing: fail(cmd, f'needs {", ".join(missing)}: pip install "facefake[serve]"')
     if host == '127.0.0.1' and not _port_free(port): fail(cmd, f"port {port} on 127.0.0.1 is in use; pass another with --port")
     import uvicorn
-    from facefake.serve import Registry, create_app, read_token
+    from facefake.serve import create_app, read_token
     with reported(cmd):
         token = read_token(token_file)
-        reg = Registry(models)
-        if not reg.names(): fail(cmd, f"{models} holds no detector folder (a folder with card.json); train one with facefake-train")
         app = create_app(models, feedback=feedback, token=token, keep_uploads=keep_uploads, max_bytes=int(max_mb * 2**20),
                          cors=tuple(o.strip() for o in cors_origin.split(',')) if cors_origin else (), backend=backend)
-    print(f"facefake-serve: {', '.join(reg.names())} at http://{host}:{port}/ (API docs at /docs; feedback "
+    names = app.state.registry.names()
+    if not names: fail(cmd, f"{models} holds no detector folder (a folder with card.json); train one with facefake-train")
+    print(f"facefake-serve: {', '.join(names)} at http://{host}:{port}/ (API docs at /docs; feedback "
           f"{'on' if token else 'off: no token'}); Ctrl-C stops it", flush=True)
     uvicorn.run(app, host=host, port=port, log_level='warning')

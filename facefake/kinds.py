@@ -38,8 +38,10 @@ def kinds_dataset(kinds:dict=KINDS,        # dataset name -> {folder label: clas
     parts = []
     for name, mapping in kinds.items():
         q = reencode_quality.get(name)
-        df = load_dataset(name, limit=limit)
-        if q: df = load_dataset(reencoded_copy(name, q, files=list(df.path)), limit=limit)   # the same images, re-encoded
+        if q:   # the same images, re-encoded (a quick run re-encodes only its sample)
+            files = list(load_dataset(name, limit=limit).path) if limit else None
+            df = load_dataset(reencoded_copy(name, q, files=files), limit=limit)
+        else: df = load_dataset(name, limit=limit)
         unknown = set(df.label) - set(mapping)
         if unknown: raise ValueError(f"{name} has labels {sorted(unknown)} that {mapping} does not map")
         parts.append(df.assign(label=df.label.map(mapping), source=name, group=df.group.astype(str).radd(f"{name}:")))

@@ -9,11 +9,12 @@ __all__ = ['TOKEN_ENV', 'MAX_FILES', 'PAGE_HTML', 'Registry', 'model_summary', '
            'create_app', 'feedback_rows', 'with_feedback']
 
 # %% ../nbs/25_serve.ipynb #04fa6eec
-import base64, hmac, io, json, os, threading
+import base64, hmac, json, os, threading
 from pathlib import Path
-from .core import MAX_UPLOAD
+import pandas as pd
+from .core import MAX_UPLOAD, sha256_file
 from .detector import CARD, load_detector
-from .widget import Feedback, check_image
+from .widget import Feedback, check_image, _png
 
 # %% ../nbs/25_serve.ipynb #0d96c0fc
 class Registry:
@@ -41,6 +42,10 @@ class Registry:
         with self._lock:
             if name not in self._loaded: self._loaded[name] = load_detector(folder)
             return self._loaded[name]
+
+    def classes_of(self, model:str) -> list:
+        "The classes of the registered detector whose card is named `model` (as predictions record it); [] if none is."
+        return next((c['classes'] for c in map(self.card, self.names()) if c.get('name') == model), [])
 
     def default(self) -> str:
         "The model used when a request names none: the only one, or the first by name."
@@ -112,9 +117,6 @@ def _store(folder:Path, sha:str, data:bytes, name:str) -> Path:
         tmp.write_bytes(data); os.replace(tmp, dest)
     return dest
 
-def _png_b64(img) -> str:
-    buf = io.BytesIO(); img.save(buf, 'PNG'); return base64.b64encode(buf.getvalue()).decode()
-
 def create_app(models,                      # a folder of detector folders, or one detector folder
                feedback=None,               # the SQLite feedback file (default: `Feedback()`'s, in the data folder)
                token:str=None,              # the write routes' token (None: feedback routes off)
@@ -134,6 +136,7 @@ def create_app(models,                      # a folder of detector folders, or o
     lock = threading.Lock()
     app = FastAPI(title='facefake', version=__version__,
                   description='Is this face real? Detectors of GAN-generated and photoshopped faces, with feedback.')
+    app.state.registry = reg   # for callers such as facefake-serve, which lists the models it serves
     app.add_middleware(BodyLimit, max_bytes=max_files * max_bytes + 2**20)
     if cors:
         from fastapi.middleware.cors import CORSMiddleware
@@ -190,7 +193,7 @@ def create_app(models,                      # a folder of detector folders, or o
             row = {k: v for k, v in r.row().items()}
             row['prediction_id'] = fb.record(r) if r.ok else None
             if r.ok and uploads: _store(uploads, r.sha256, data, name)
-            if gradcam and r.overlay is not None: row['gradcam_png'] = _png_b64(r.overlay)
+            if gradcam and r.overlay is not None: row['gradcam_png'] = base64.b64encode(_png(r.overlay)).decode()
             out.append(row)
         return dict(model=det.name, results=out)
 
@@ -207,8 +210,7 @@ def create_app(models,                      # a folder of detector folders, or o
         if p is None: raise HTTPException(404, f"unknown prediction id {j.prediction_id!r}: use an id that POST /v1/predict returned")
         if (j.agree is None) == (j.label is None): raise HTTPException(422, "send exactly one of 'agree' (true/false) and 'label'")
         if j.label is not None:
-            det = reg.get(p['model']) if p['model'] in reg.names() else None
-            allowed = {'real', 'fake'} | set(det.classes if det else [])
+            allowed = {'real', 'fake'} | set(reg.classes_of(p['model']))
             if j.label not in allowed: raise HTTPException(422, f"label {j.label!r}: use one of {sorted(allowed)}")
             label = j.label
         else: label = p['verdict'] if j.agree else ('real' if p['verdict'] != 'real' else 'fake')
@@ -266,7 +268,6 @@ def feedback_rows(feedback,                 # the feedback SQLite file
                   classes:tuple=('real', 'fake'), # labels to keep
                  ):
     "Training rows from users' judgements: per image (SHA-256) its latest label among `classes`, where the upload was kept."
-    import pandas as pd
     t = Feedback(feedback).table()   # newest first
     t = t[t.user_label.isin(classes)].drop_duplicates('file_sha256', keep='first')
     found = {sha: next((Path(uploads)/sha[:2]).glob(f'{sha}.*'), None) for sha in t.file_sha256}
@@ -281,8 +282,6 @@ def with_feedback(df,     # a split table (`load_dataset`)
                   rows,   # from `feedback_rows`
                  ):
     "`df` with the feedback rows in its train split, leaving out images already in `df` (by SHA-256)."
-    import pandas as pd
-    from facefake.core import sha256_file
     have = {sha256_file(p) for p in df.path}
     new = rows[~rows.sha256.isin(have)].drop(columns=['sha256'])
     out = pd.concat([df, new], ignore_index=True)

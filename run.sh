@@ -2,7 +2,7 @@
 # facefake's two commands (see README.md):
 #   ./run.sh demo [options]   set up .venv if needed, then run the end-to-end demo (report in ./facefake-report)
 #   ./run.sh test             set up .venv if needed, then run every test: notebook/module sync, static check (ruff),
-#                             README and docs checks, nbdev-test, pytest
+#                             README, results page and docs checks, stored outputs vs code, nbdev-test, pytest
 # Datasets come from $FACEFAKE_DATA and pretrained weights from $TORCH_HOME; when they are unset and an offline
 # copy sits beside the checkout (../shared, as on the course's CI machine), that copy is used.
 set -euo pipefail
@@ -57,6 +57,9 @@ case "${1:-}" in
     echo "== static check: ruff (pyflakes rules) over facefake/, bench/, tools/, tests/"
     .venv/bin/ruff check
     .venv/bin/python tools/make_readme.py --check
+    .venv/bin/python tools/make_results.py --check
+    echo "== stored outputs: each notebook's outputs came from the code now in the tree"
+    .venv/bin/python tools/nbstate.py check
     echo "== docs: nbdev-proc-nbs (what nbdev-docs does before Quarto), show_doc targets, docstrings"
     .venv/bin/python tools/check_docs.py
     echo "== nbdev-test (notebooks)"

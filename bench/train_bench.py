@@ -5,7 +5,7 @@ split, the robustness sweep and the other shared set; the detector is saved to -
       .venv/bin/python bench/train_bench.py --dataset faces140k-sample --out runs/f140-256 --size 256 --epochs 8 [--test]
 
 Choices (size, epochs, augmentation) are made on the validation figures; --test is for the run that was chosen.
---probe fits the linear probe of nbs/14_probe.ipynb (logistic regression on frozen MobileNetV2 features, C chosen on
+--probe fits the linear probe of nbs/api/14_probe.ipynb (logistic regression on frozen MobileNetV2 features, C chosen on
 the valid split) instead of fine-tuning, with --degraded N degraded copies of each training image and the body
 --probe-arch (taps summarised on an 8 x 8 grid, or mobilenet_v2_taps: 4 x 4); --epochs, --lr, --crop, --mixup,
 --forensic do not apply to it:

@@ -5,8 +5,8 @@
 1. `nbdev-proc-nbs` processes every notebook in nbs/ into _proc/, the step of `nbdev-docs` before Quarto renders:
    it runs the export and import cells and every `show_doc`, so a `show_doc` whose target does not resolve fails here.
 2. Every notebook in nbs/ came out in _proc/ (none skipped); _proc/ is removed first, so nothing stale counts.
-3. nbs/sidebar.yml (the site's sidebar, by part of the course) lists every notebook in nbs/ exactly once, and no
-   file that is not there.
+3. nbs/sidebar.yml (the site's sidebar: the course, the API reference, the results page) lists every notebook and
+   Markdown page under nbs/ exactly once, and no file that is not there.
 4. Every name a module exports (`__all__`) that is a function or class has a docstring of its own, so the API
    reference has a sentence for it.
 Exits 1 with the list of problems.
@@ -17,13 +17,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
+def pages(suffix:str='') -> list:
+    "Notebooks (and Markdown pages) under nbs/, relative to it, checkpoints left out."
+    return sorted(p.relative_to(ROOT/'nbs') for p in (ROOT/'nbs').rglob(f'*{suffix}') if p.suffix in ('.ipynb', '.md')
+                  and '.ipynb_checkpoints' not in p.parts and (not suffix or p.suffix == suffix))
+
 def processed() -> list:
     "Run nbdev-proc-nbs from scratch; problems if it fails or leaves a notebook out."
     shutil.rmtree(ROOT/'_proc', ignore_errors=True)   # a generated cache: start empty, so nothing stale counts as processed
     r = subprocess.run([str(BIN/'nbdev-proc-nbs')], cwd=ROOT, capture_output=True, text=True)
     if r.returncode != 0 or 'Traceback' in r.stderr:
         return [f"nbdev-proc-nbs failed (exit {r.returncode}):\n{r.stderr[-3000:]}"]
-    missing = [nb.name for nb in sorted((ROOT/'nbs').glob('*.ipynb')) if not (ROOT/'_proc'/nb.name).exists()]
+    missing = [str(nb) for nb in pages('.ipynb') if not (ROOT/'_proc'/nb).exists()]
     return [f"not processed into _proc/: {', '.join(missing)}"] if missing else []
 
 def _sidebar_files(items) -> list:
@@ -42,7 +47,7 @@ def sidebar() -> list:
     path = ROOT/'nbs'/'sidebar.yml'
     if not path.exists(): return ["nbs/sidebar.yml is missing"]
     listed = _sidebar_files(yaml.safe_load(path.read_text())['website']['sidebar']['contents'])
-    nbs = sorted(nb.name for nb in (ROOT/'nbs').glob('*.ipynb'))
+    nbs = sorted(map(str, pages()))
     probs = [f"nbs/sidebar.yml leaves out {', '.join(sorted(set(nbs) - set(listed)))}"] if set(nbs) - set(listed) else []
     if set(listed) - set(nbs): probs.append(f"nbs/sidebar.yml lists files not in nbs/: {', '.join(sorted(set(listed) - set(nbs)))}")
     twice = sorted({f for f in listed if listed.count(f) > 1})
@@ -65,5 +70,5 @@ if __name__ == '__main__':
     problems = processed() + sidebar() + undocumented()
     for p in problems: print('FAILED:', p)
     if problems: sys.exit(1)
-    n = len(list((ROOT/'nbs').glob('*.ipynb')))
+    n = len(pages('.ipynb'))
     print(f"== docs: all {n} notebooks processed by nbdev-proc-nbs and in the sidebar, every show_doc resolved, every exported name documented")

@@ -1,9 +1,12 @@
 """Batch scoring: images/s and peak memory of `facefake-score` on 1,000 and 10,000 images, 1 vs 2 processes, beside the `facefake-predict` loop.
 
 The folder is made of symlinks to the shared sets' files, repeated under new names (the scorer reads and hashes every
-file; a symlink costs nothing on disk). Each run is a fresh command in its own process tree; peak memory is the
-largest resident set of the whole tree (launcher, scoring processes and their DataLoader workers) sampled every
-0.1 s, and per-process peaks are reported too. Flat memory means the peak does not grow from 1,000 to 10,000 images.
+file; a symlink costs nothing on disk). Each run is a fresh command in its own process tree, wall time including
+its start (imports, model load). Peak memory is the largest proportional set size (PSS: shared pages split between
+the processes that share them, so forked workers are not counted twice) of the whole tree (launcher, scoring
+processes and their DataLoader workers), sampled every 0.1 s; the largest resident set of any one process
+beside it; the peaks over the first tenth and the last half of the run's time show whether memory climbs as a run goes
+on. Flat memory means the peak does not grow from 1,000 to 10,000 images, nor from the start of a run to its end.
 
     FACEFAKE_DATA=../shared/datasets TORCH_HOME=../shared/torch \\
       .venv/bin/python bench/score_bench.py MODEL --counts 1000 10000 --json-out bench/results/score.json
@@ -16,9 +19,9 @@ from benchinfo import run_info
 
 BIN = Path(sys.executable).parent
 
-def make_folder(root:Path, n:int) -> Path:
-    "n symlinks to the shared faces (both sets, repeated), 500 to a sub-folder."
-    src = image_files(data_root()/'faces140k-sample') + image_files(data_root()/'rff-part')
+def make_folder(root:Path, n:int, sets=('faces140k-sample', 'rff-part')) -> Path:
+    "n symlinks to the shared sets' faces (repeated), 500 to a sub-folder."
+    src = [p for s in sets for p in image_files(data_root()/s)]
     folder = root/f'photos{n}'
     for i in range(n):
         d = folder/f'{i // 500:04d}'; d.mkdir(parents=True, exist_ok=True)
@@ -30,20 +33,21 @@ def measure(cmd:list, n:int, env:dict) -> dict:
     "Run `cmd`; wall time, images/s and the peak resident memory of its process tree."
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    top, peak, per = psutil.Process(p.pid), 0, {}
+    top, samples, per = psutil.Process(p.pid), [], {}
     while p.poll() is None:
         try:
-            procs = [top] + top.children(recursive=True)
-            rss = {q.pid: q.memory_info().rss for q in procs}
-            peak = max(peak, sum(rss.values()))
-            for pid, r in rss.items(): per[pid] = max(per.get(pid, 0), r)
+            mem = {q.pid: q.memory_full_info() for q in [top] + top.children(recursive=True)}
+            samples.append((time.perf_counter() - t0, sum(m.pss for m in mem.values())))   # shared pages counted once
+            for pid, m in mem.items(): per[pid] = max(per.get(pid, 0), m.rss)
         except psutil.Error: pass
         time.sleep(0.1)
     err = p.stderr.read().decode()
     if p.returncode: raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{err[-2000:]}")
     s = time.perf_counter() - t0
-    return dict(images=n, seconds=round(s, 1), images_per_second=round(n / s, 2), peak_tree_mib=round(peak / 2**20),
-                largest_process_mib=round(max(per.values()) / 2**20), processes_seen=len(per))
+    mib = lambda part: round(max((m for t, m in part), default=0) / 2**20)
+    return dict(images=n, seconds=round(s, 1), images_per_second=round(n / s, 2), peak_tree_pss_mib=mib(samples),
+                peak_first_tenth_mib=mib([x for x in samples if x[0] <= s / 10]), peak_last_half_mib=mib([x for x in samples if x[0] > s / 2]),
+                largest_process_rss_mib=round(max(per.values()) / 2**20), processes_seen=len(per))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])

@@ -34,6 +34,7 @@ def describe(res:dict) -> str:
     return ' '.join(doc.split('\n\n')[0].split())
 
 def fmt(v) -> str:
+    if v is None: return '—'
     if isinstance(v, float): return f'{v:.4g}' if abs(v) < 1e4 else f'{v:,.0f}'
     if isinstance(v, (list, tuple)) and all(not isinstance(x, (dict, list)) for x in v): return ', '.join(map(fmt, v))
     return str(v).replace('|', '\\|').replace('\n', ' ')
@@ -78,7 +79,7 @@ def section(name:str, res:dict) -> str:
         if k not in RUN_KEYS and nested(v): out += [f"**{k.replace('_', ' ')}**", '', block(v), '']
     return '\n'.join(out)
 
-ORDER = ['detector', 'indomain_faces140k', 'indomain_rff', 'probe_settings', 'feature_speed', 'cold_start', 'serve']
+ORDER = ['detector', 'indomain_faces140k', 'indomain_rff', 'probe_settings', 'feature_speed', 'cold_start', 'serve', 'score', 'gpu']
 
 def page(results:dict) -> str:
     head = ["---", "title: Results", "description: Every dated figure of the course, generated from the JSON the bench/ scripts write", "---", "",

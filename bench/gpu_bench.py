@@ -21,17 +21,16 @@ import argparse, json, os, subprocess, sys, tempfile, time
 from functools import partial
 from pathlib import Path
 import torch
-from facefake.metrics import binary_metrics
+from facefake.metrics import split_metrics
 from facefake.splits import load_dataset
 from benchinfo import run_info
 from score_bench import make_folder, measure
 
 BIN = Path(sys.executable).parent
 
-def split_metrics(det, df, split:str) -> dict:
+def figures(det, df, split:str) -> dict:
     "Accuracy at the detector's threshold, AUC and TPR at 1% FPR on one split."
-    part = df[df.split == split]
-    m = binary_metrics((part.label == 'fake').to_numpy().astype(int), det.p_fake(list(part.path)), det.threshold)
+    m = split_metrics(det, df, split)
     return {k: round(float(m[k]), 4) for k in ('accuracy', 'roc_auc', 'tpr_at_1pct_fpr')}
 
 def forward_speed(size:int=320, bs:int=128, reps:int=20, device:str='cuda') -> float:
@@ -90,7 +89,7 @@ def main():
         t = time.perf_counter(); probe, _ = fit_probe(df)
         save_detector(probe, probe_dir := tmp/'probe')
     res['detectors'].append(dict(detector='probe (default)', arch=probe.card['arch'], size=probe.card['size'], seconds=None if a.probe else round(time.perf_counter() - t, 1),
-                                 valid=split_metrics(probe, df, 'valid')))
+                                 valid=figures(probe, df, 'valid')))
     res['body_forward_images_per_second'] = forward_speed(device='cuda' if torch.cuda.is_available() else 'cpu', reps=1 if a.dry_run else 20); save()
 
     # 3. batch scoring with the default detector, one CUDA process
@@ -112,11 +111,11 @@ def main():
         t = time.perf_counter()
         det, _ = T.train_detector(df, arch='mobilenet_v2', size=size, epochs=a.epochs, bs=64, forensic=forensic)
         res['detectors'].append(dict(detector=name, arch='mobilenet_v2', size=size, seconds=round(time.perf_counter() - t, 1),
-                                     valid=split_metrics(det, df, 'valid')))
+                                     valid=figures(det, df, 'valid')))
         fitted[name] = det; save()
     done = [r for r in res['detectors'] if 'valid' in r]
     best = max(done, key=lambda r: (r['valid']['roc_auc'], r['valid']['accuracy']))
-    best['test'] = split_metrics(fitted[best['detector']], df, 'test')
+    best['test'] = figures(fitted[best['detector']], df, 'test')
     res['chosen_on_validation'] = best['detector']
     res['seconds'] = round(time.perf_counter() - t0, 1); save()
 

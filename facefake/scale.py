@@ -20,6 +20,7 @@ from fastcore.xtras import modified_env
 from .core import BadImageError, CACHE_ENV, MAX_UPLOAD, cache_root, is_image_file, load_image
 from .faces import NoFaceError, frame_image
 from .detector import Detector, load_detector, save_detector
+from .widget import _named   # the face checker's: uploaded bytes as a file that error messages name
 
 # %% ../nbs/api/27_scale.ipynb #d356dfce
 def process_state():
@@ -28,8 +29,7 @@ def process_state():
     return PartialState(cpu=not torch.cuda.is_available())
 
 # %% ../nbs/api/27_scale.ipynb #d6ac6958
-import warnings
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*is deprecated', category=FutureWarning)  # raised inside fastai's imports
+from .train import train_detector   # first: it silences the warning fastai's imports raise
 from fastai.distributed import DistributedDL, DistributedTrainer
 
 class AnyDeviceDL(DistributedDL):
@@ -74,7 +74,6 @@ def distributed_fit(df:pd.DataFrame,  # split table from `load_dataset`
                 shutil.rmtree(run, ignore_errors=True)
         return fit_probe(df, **kwargs)[0] if state.is_main_process else None
     if method != 'finetune': raise ValueError(f"method must be 'probe' or 'finetune', not {method!r}")
-    from facefake.train import train_detector
     det, _ = train_detector(df, cbs=[AnyDeviceTrainer()] if state.num_processes > 1 else [], keep_best=False, **kwargs)
     return det if state.is_main_process else None
 
@@ -88,11 +87,6 @@ def walk_images(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
         for f in sorted(files):
             if not f.startswith('.') and is_image_file(Path(dirpath)/f): yield str((Path(dirpath)/f).relative_to(root))
-
-def _named(data:bytes, name:str):
-    import io
-    f = io.BytesIO(data); f.name = name
-    return f
 
 class FolderImages(IterableDataset):
     "The images under a folder, framed and made into tensors as `check_image` does; processes and workers each take every n-th file."
@@ -214,7 +208,7 @@ def train_command(dataset:str,            # a registered dataset name or a folde
                  ):
     "Fit a detector with every launched process sharing the work; the main process saves it and prints its validation figures."
     import json
-    from facefake.metrics import binary_metrics
+    from facefake.metrics import split_metrics
     from facefake.splits import load_dataset
     if Path(out).exists(): _fail('train', f"{out} exists; give a new folder for the detector")
     try: df = load_dataset(dataset, limit=limit)
@@ -223,8 +217,7 @@ def train_command(dataset:str,            # a registered dataset name or a folde
     det = distributed_fit(df, method, **kw)
     state = process_state()
     if state.is_main_process:
-        valid = df[df.split == 'valid']
-        m = binary_metrics((valid.label != 'real').to_numpy().astype(int), det.p_fake(list(valid.path)), det.threshold)
+        m = split_metrics(det, df, 'valid')
         det.card['training'] = {**det.card.get('training', {}), 'processes': state.num_processes}
         save_detector(det, out)
         print(json.dumps(dict(detector=str(out), processes=state.num_processes, valid_accuracy=m['accuracy'], valid_auc=m['roc_auc'])))

@@ -4,7 +4,7 @@ by `torch.utils.flop_counter`) times images per second, against the FLOP rate of
 cores (what the CPU can actually sustain), each the median of --repeat runs.
 
     FACEFAKE_DATA=../shared/datasets TORCH_HOME=../shared/torch \\
-      .venv/bin/python bench/feature_speed_bench.py --n 64 --size 384 --json-out bench/results/feature_speed.json
+      .venv/bin/python bench/feature_speed_bench.py --n 64 --json-out bench/results/feature_speed.json
 """
 import argparse, datetime as dt, json, os, platform, statistics, sys, time
 from pathlib import Path
@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from facefake.core import conv_layout, data_root, prepare, to_tensor
 from facefake.faces import frame_image, framing_spec
 from facefake.detector import build_model
-from facefake.probe import PROBE_HEAD, pooled_features
+from facefake.probe import PROBE_HEAD, PROBE_SIZE, pooled_features
 
 def median_seconds(f, repeat:int) -> float:
     "Median wall seconds of `f()` over `repeat` calls, after one warm-up call."
@@ -30,7 +30,7 @@ def gemm_gflops(n:int=2048, repeat:int=5) -> float:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--n', type=int, default=64, help='images (half real, half fake, from faces140k-sample)')
-    ap.add_argument('--size', type=int, default=384)
+    ap.add_argument('--size', type=int, default=PROBE_SIZE, help="image side (default: the default detector's)")
     ap.add_argument('--arch', default='mobilenet_v2_taps8')
     ap.add_argument('--bs', type=int, default=32)
     ap.add_argument('--repeat', type=int, default=3)

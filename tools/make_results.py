@@ -104,9 +104,13 @@ def headline(results:dict) -> str:
             rows.append((f"the same detector on {r['set']}",
                          f"AUC {r['auc']:.3f}; accuracy {pct(r['accuracy'])} at the stored threshold, "
                          f"{pct(r['accuracy_calibrated'])} after calibrating on {d['n_cal']} per class", 'detector'))
+    r = results.get('indomain_faces140k')
+    if r and 'test' in r:
+        rows.append(('best idea by validation, `faces140k-sample` test split',
+                     f"accuracy {pct(r['test']['accuracy'])}, AUC {r['test']['roc_auc']:.3f}", 'indomain_faces140k'))
     r = results.get('indomain_rff')
     if r and 'test' in r:
-        rows.append(('best model validation chose on the re-encoded Photoshop composites (`rff-part` test split)',
+        rows.append(('best idea by validation, re-encoded `rff-part` Photoshop test split',
                      f"accuracy {pct(r['test']['accuracy'])}, AUC {r['test']['roc_auc']:.3f}", 'indomain_rff'))
     f = results.get('feature_speed')
     if f: rows.append((f"feature pass of the probe at {f['size']} px", f"{f['images_per_second']['pooled_features_framing_cached']:.1f} images/s", 'feature_speed'))

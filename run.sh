@@ -9,13 +9,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 setup() {
-  local stamp=.venv/.facefake-installed
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  # the stamp holds the SHA-256 of the pyproject.toml it was installed from (its content, not its time: nbdev-export
+  # rewrites the file unchanged on every test run)
+  local stamp=.venv/.facefake-installed want
+  want=$("${PYTHON:-python3}" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "== setting up .venv (the first time takes a few minutes)"
     [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e '.[dev]'
-    touch "$stamp"
+    echo "$want" > "$stamp"
   fi
 }
 

@@ -30,13 +30,12 @@ file format gives nothing away, and asks the same questions there.
 import argparse, json, re, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from PIL import Image, ImageFilter
 from scipy.fft import dctn
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.preprocessing import StandardScaler
-from facefake.core import prepare
+from facefake.core import RESAMPLE, gaussian_blur, load_image, prepare
 from facefake.faces import frame_image
 from facefake.kinds import reencoded_copy
 from facefake.metrics import binary_metrics, log_odds, sigmoid, youden_threshold
@@ -71,7 +70,7 @@ def _triplets(a, b, c, n:int=2 * T_RES + 1) -> np.ndarray:
 
 def residual_cooccurrence(path) -> np.ndarray:
     "Colour co-occurrence of the truncated first- and second-order residuals of an image file's own RGB pixels (1,000 bins, each block summing to 1)."
-    x, out = np.asarray(Image.open(path).convert('RGB'), dtype=np.int16), []
+    x, out = np.asarray(load_image(path), dtype=np.int16), []
     for order, step in ((1, 1), (2, 2)):
         if order == 1: rh, rv = x[:, 1:] - x[:, :-1], x[1:] - x[:-1]
         else: rh, rv = x[:, :-2] - 2 * x[:, 1:-1] + x[:, 2:], x[:-2] - 2 * x[1:-1] + x[2:]
@@ -99,8 +98,8 @@ def loosely_framed(paths, folder:Path) -> list:
     "Copies of `paths` in `folder`, each pasted at its own size in the middle of a 2x canvas of its blurred, enlarged self (JPEG 90)."
     out = []
     for p in paths:
-        im = Image.open(p).convert('RGB'); w, h = im.size
-        c = im.resize((2 * w, 2 * h), Image.BICUBIC).filter(ImageFilter.GaussianBlur(8)); c.paste(im, (w // 2, h // 2))
+        im = load_image(p); w, h = im.size
+        c = gaussian_blur(im.resize((2 * w, 2 * h), RESAMPLE), 8); c.paste(im, (w // 2, h // 2))
         c.save(folder/Path(p).name, quality=90); out.append(folder/Path(p).name)
     return out
 
@@ -174,14 +173,15 @@ def main():
     score['cooc'] = {s: m.decision_function(sc.transform(R[s])) for s in ('valid', 'test')}
     add(f'colour co-occurrence of truncated residuals, {R["train"].shape[1]} bins, logistic regression (C={C:g})', score['cooc']['valid'], 'cooc',
         seconds=round(time.time() - t))
-    loose = loosely_framed(list(parts['valid'].path), Path(tempfile.mkdtemp()))
     framing_rows = []
-    for name, d in (('face probe (the default)', det), ('whole-image probe', whole)):
-        for how, ps in (('as stored', list(parts['valid'].path)), ('loosely framed', loose)):
-            mt = binary_metrics(y['valid'], d.p_fake(ps), d.threshold)
-            framing_rows.append(dict(model=name, valid_split=how, auc=round(mt['roc_auc'], 4), accuracy_at_threshold=round(mt['accuracy'], 4),
-                                     recall_fake=round(mt['recall'], 4)))
-            print(framing_rows[-1], flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        loose = loosely_framed(list(parts['valid'].path), Path(tmp))
+        for name, k, d in (('face probe (the default)', 'probe', det), ('whole-image probe', 'whole', whole)):
+            for how, p in (('as stored', sigmoid(score[k]['valid'])), ('loosely framed', d.p_fake(loose))):   # as stored: the scores above
+                mt = binary_metrics(y['valid'], p, d.threshold)
+                framing_rows.append(dict(model=name, valid_split=how, auc=round(mt['roc_auc'], 4), accuracy_at_threshold=round(mt['accuracy'], 4),
+                                         recall_fake=round(mt['recall'], 4)))
+                print(framing_rows[-1], flush=True)
     names = ['probe', 'patch mean', 'patch top', 'dct', 'whole', 'cooc']
     if a.dataset == 'rff':   # region crops, each region trained on its own edit label
         t = time.time()

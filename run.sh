@@ -53,9 +53,12 @@ case "${1:-}" in
     exec .venv/bin/facefake-demo "$@" ;;
   test)
     setup; offline_defaults
-    # the probe's feature cache: a fresh one per test run, so that no test reads features an earlier run computed
-    FACEFAKE_CACHE="$(mktemp -d -t facefake-test-cache.XXXXXX)"; export FACEFAKE_CACHE
-    trap 'rm -rf "$FACEFAKE_CACHE"' EXIT
+    # one scratch folder per test run, removed at the end however the run ends: the notebooks' and tests' temporary
+    # folders (TMPDIR) and the probe's feature cache (fresh, so that no test reads features an earlier run computed).
+    # Without it every run left ~1.5 GB of scratch datasets and detectors in /tmp.
+    SCRATCH="$(mktemp -d -t facefake-test.XXXXXX)"
+    trap 'rm -rf "$SCRATCH"' EXIT
+    export TMPDIR="$SCRATCH" FACEFAKE_CACHE="$SCRATCH/feature-cache"
     check_sync
     echo "== static check: ruff (pyflakes rules) over facefake/, bench/, tools/, tests/"
     .venv/bin/ruff check

@@ -3,6 +3,7 @@
 #   ./run.sh demo [options]   set up .venv if needed, then run the end-to-end demo (report in ./facefake-report)
 #   ./run.sh test             set up .venv if needed, then run every test: notebook/module sync, static check (ruff),
 #                             README, results page and docs checks, stored outputs vs code, nbdev-test, pytest
+#   ./run.sh setup            only set up .venv (what the two above do first; CI calls it before fetching data)
 # Datasets come from $FACEFAKE_DATA and pretrained weights from $TORCH_HOME; when they are unset and an offline
 # copy sits beside the checkout (../shared, as on the course's CI machine), that copy is used.
 set -euo pipefail
@@ -75,6 +76,8 @@ case "${1:-}" in
     set +e; .venv/bin/python -m pytest -q -rs tests; rc=$?; set -e
     if [ $rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi
     exit $rc ;;
+  setup)
+    setup ;;
   *)
-    echo "usage: ./run.sh demo [facefake-demo options] | ./run.sh test"; exit 2 ;;
+    echo "usage: ./run.sh demo [facefake-demo options] | ./run.sh test | ./run.sh setup"; exit 2 ;;
 esac

@@ -134,6 +134,7 @@ def train_cli(dataset:str,                # registered dataset name, folder of r
             det, _ = train_detector(df, arch=arch, size=size or 128, crop=crop, epochs=epochs, lr=lr, bs=bs, pretrained=not no_pretrained,
                                     forensic=forensic, mixup=mixup, loss=loss, balance=balance, patience=patience, seed=seed,
                                     framing=framing)
+    if feedback: det.card.setdefault('training', {})['feedback'] = df.attrs['feedback']   # which judgements, read when
     if kinds:
         from facefake.kinds import kinds_report
         rep = kinds_report(det, df, 'test')
@@ -330,21 +331,20 @@ def _port_free(port:int) -> bool:
 @call_parse
 def app_cli(model:str=None,              # detector folder (card.json + model.safetensors)
             port:int=8866,               # port on 127.0.0.1
-            feedback:str=None,           # feedback SQLite file (default: feedback.sqlite in the data folder)
+            feedback:str=None,           # feedback SQLite file (default: feedback.sqlite in this user's state folder)
             backend:str=None,            # face detector (None: the one in the detector's card)
             max_mb:float=MAX_UPLOAD / 2**20,  # per-file upload limit in MiB
            ):
     "Serve the face checker as a web page on 127.0.0.1 with Voila, for people who never open a notebook."
     import importlib.util
-    from facefake.core import data_root
-    from facefake.widget import FEEDBACK_FILE
+    from facefake.widget import feedback_home
     cmd = app_cli
     if not model: fail(cmd, "pass --model DIR, a detector folder saved by facefake-train or save_detector")
     folder = Path(model).expanduser().resolve()
     if not folder.is_dir(): fail(cmd, f"{model}: no such folder; pass a detector folder saved by facefake-train")
     if importlib.util.find_spec('voila') is None: fail(cmd, 'needs Voila: pip install "facefake[app]" (or pip install voila)')
     if not _port_free(port): fail(cmd, f"port {port} on 127.0.0.1 is in use; pass another with --port")
-    fb = Path(feedback).expanduser().resolve() if feedback else data_root().resolve()/FEEDBACK_FILE
+    fb = Path(feedback).expanduser().resolve() if feedback else feedback_home().resolve()
     tmp = Path(tempfile.mkdtemp(prefix='facefake-app-'))
     nb = tmp/'facefake.ipynb'
     nb.write_text(json.dumps(app_notebook(folder, fb, backend, int(max_mb * 2**20)), indent=1))
@@ -368,9 +368,14 @@ def app_cli(model:str=None,              # detector folder (card.json + model.sa
 def serve_cli(models:str,                # a folder of detector folders, or one detector folder
               host:str='127.0.0.1',      # address to bind (the default: this machine only)
               port:int=8000,             # port
-              feedback:str=None,         # feedback SQLite file (default: feedback.sqlite in the data folder)
+              feedback:str=None,         # feedback SQLite file (default: feedback.sqlite in this user's state folder, or $FACEFAKE_FEEDBACK)
               token_file:str=None,       # file whose first line is the token of the write routes (default: $FACEFAKE_API_TOKEN)
               keep_uploads:str=None,     # keep uploaded images here, named by SHA-256 (default: keep none)
+              max_kept:int=10_000,       # with --keep-uploads: keep at most this many, dropping the oldest
+              max_predictions:int=100_000, # keep at most this many recorded predictions, dropping the oldest (0: record none)
+              workers:int=None,          # worker processes that check images (default: one per usable core)
+              queue:int=16,              # requests that may wait for a worker; beyond that the answer is 503
+              max_mp:float=None,         # megapixels per image, read from its header before decoding (default: 25)
               max_mb:float=MAX_UPLOAD / 2**20, # per-file upload limit in MiB
               cors_origin:str=None,      # comma-separated origins whose web pages may call the API (default: none)
               backend:str=None,          # face detector (None: each detector card's own)
@@ -383,13 +388,15 @@ def serve_cli(models:str,                # a folder of detector folders, or one 
     if missing: fail(cmd, f'needs {", ".join(missing)}: pip install "facefake[serve]"')
     if host == '127.0.0.1' and not _port_free(port): fail(cmd, f"port {port} on 127.0.0.1 is in use; pass another with --port")
     import uvicorn
-    from facefake.serve import create_app, read_token
+    from facefake.serve import MAX_IMAGE_PIXELS, create_app, read_token
     with reported(cmd):
         token = read_token(token_file)
         app = create_app(models, feedback=feedback, token=token, keep_uploads=keep_uploads, max_bytes=int(max_mb * 2**20),
+                         max_kept=max_kept, max_predictions=max_predictions, workers=workers, queue=queue, max_pixels=int(max_mp * 1e6) if max_mp else MAX_IMAGE_PIXELS,
                          cors=tuple(o.strip() for o in cors_origin.split(',')) if cors_origin else (), backend=backend)
-    names = app.state.registry.names()
-    if not names: fail(cmd, f"{models} holds no detector folder (a folder with card.json); train one with facefake-train")
+    names, bad = app.state.registry.names(), app.state.registry.unavailable()
+    for name, why in bad.items(): print(f"facefake-serve: {name} is unavailable: {why}", file=sys.stderr)
+    if not names: fail(cmd, f"{models} holds no usable detector folder (a folder with a valid card.json); train one with facefake-train")
     print(f"facefake-serve: {', '.join(names)} at http://{host}:{port}/ (API docs at /docs; feedback "
           f"{'on' if token else 'off: no token'}); Ctrl-C stops it", flush=True)
     uvicorn.run(app, host=host, port=port, log_level='warning')

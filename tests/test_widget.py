@@ -161,6 +161,26 @@ def test_feedback_refuses_foreign_files(tmp_path, det, faces):
     with pytest.raises(ValueError, match='without columns'): Feedback(other).add(check_image(det, faces[0]), 'fake')
     with pytest.raises(ValueError, match='no verdict'): Feedback(tmp_path/'f.sqlite').add(check_image(det, b'junk', 'j.jpg'), 'fake')
 
+def test_feedback_lives_in_the_users_state_folder(monkeypatch, tmp_path):
+    "The default feedback file is per user (platformdirs), never in the data folder; $FACEFAKE_FEEDBACK overrides it."
+    import platformdirs
+    from facefake.widget import FEEDBACK_ENV, feedback_home
+    monkeypatch.delenv(FEEDBACK_ENV, raising=False)
+    assert feedback_home() == Path(platformdirs.user_state_dir('facefake', appauthor=False))/'feedback.sqlite'
+    assert data_root().resolve() not in feedback_home().resolve().parents and Feedback().path == feedback_home()
+    monkeypatch.setenv(FEEDBACK_ENV, str(tmp_path/'mine.sqlite'))
+    assert Feedback().path == tmp_path/'mine.sqlite'
+
+def test_one_connection_per_process_never_reopened(det, faces, tmp_path):
+    "Many writes from threads share the process's one connection; a read-only reader in the same process sees them all."
+    from concurrent.futures import ThreadPoolExecutor
+    from facefake.widget import _OPEN
+    fb, r = Feedback(tmp_path/'fb.sqlite'), check_image(det, faces[0], gradcam=False)
+    with ThreadPoolExecutor(8) as ex: list(ex.map(lambda i: fb.add(r, 'fake' if i % 2 else 'real'), range(200)))
+    assert len(Feedback(fb.path, readonly=True)) == 200
+    assert sum(1 for k in _OPEN if k[1] == str(fb.path.resolve())) == 2   # one read-write, one read-only, kept open
+    with sqlite3.connect(fb.path) as con: assert con.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+
 # ---- facefake-predict, as a separate process
 
 def test_predict_cli(det_dir, faces, made_up, tmp_path):

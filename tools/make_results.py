@@ -115,7 +115,9 @@ def headline(results:dict) -> str:
     f = results.get('feature_speed')
     if f: rows.append((f"feature pass of the probe at {f['size']} px", f"{f['images_per_second']['pooled_features_framing_cached']:.1f} images/s", 'feature_speed'))
     s = results.get('serve')
-    if s: rows.append(('`facefake-serve`, one client, one image per request', f"p50 {s['levels'][0]['p50_ms']:.0f} ms", 'serve'))
+    if s:
+        one, eight = s['levels'][0], s['levels'][-1]
+        rows.append(('`facefake-serve`', f"p50 {one['p50_ms']:.0f} ms, one client; {eight['throughput_per_s']:.1f} images/s, {eight['clients']} clients", 'serve'))
     lines = [MARK, '', '| what | result | run |', '|---|---|---|']
     lines += [f"| {w} | {v} | [{k}](results.md#{k}) |" for w, v, k in rows]
     return '\n'.join(lines)

@@ -73,7 +73,7 @@ case "${1:-}" in
     # two notebooks at a time, one thread each: on 2 cores, more threads per worker only fight each other
     OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" .venv/bin/nbdev-test --n-workers 2 --timing
     echo "== pytest (tests/)"
-    set +e; .venv/bin/python -m pytest -q -rs tests; rc=$?; set -e
+    set +e; .venv/bin/python -m pytest -q -rs --durations=15 tests; rc=$?; set -e
     if [ $rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi
     exit $rc ;;
   setup)

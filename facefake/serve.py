@@ -254,7 +254,6 @@ def create_app(models,                      # a folder of detector folders, or o
     from fastapi.responses import HTMLResponse
     from pydantic import BaseModel
     from facefake import __version__
-    from facefake import serve as here   # worker functions by their module's name, which a spawned process can import (from a notebook too)
     reg, fb = Registry(models), Feedback(feedback, max_predictions=max_predictions)
     uploads = Path(keep_uploads).expanduser() if keep_uploads else None
     workers = usable_cores() if workers is None else workers
@@ -263,14 +262,14 @@ def create_app(models,                      # a folder of detector folders, or o
     def pool():
         if state['pool'] is None:
             state['pool'] = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
-                initializer=here._worker_start, initargs=(str(reg.root), max(1, usable_cores() // workers)))
+                initializer=_worker_start, initargs=(str(reg.root), max(1, usable_cores() // workers)))
         return state['pool']
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         names = reg.names()
         if names and workers:   # start the workers and load the default model in each before the first request
-            await asyncio.gather(*(asyncio.wrap_future(pool().submit(here._worker_load, names[0])) for _ in range(workers)), return_exceptions=True)
+            await asyncio.gather(*(asyncio.wrap_future(pool().submit(_worker_load, names[0])) for _ in range(workers)), return_exceptions=True)
         yield
         if state['pool'] is not None: state['pool'].shutdown(cancel_futures=True)
 
@@ -299,7 +298,7 @@ def create_app(models,                      # a folder of detector folders, or o
         "One image through a worker (or this process, with `workers=0`); a worker that died is replaced and the request told to retry."
         try:
             if not workers: return await asyncio.to_thread(check_here, model, data, name, opts)
-            return await asyncio.wrap_future(pool().submit(here._worker_check, model, data, name, opts, pixels))
+            return await asyncio.wrap_future(pool().submit(_worker_check, model, data, name, opts, pixels))
         except ModelUnavailable as e: reg.failed(model, str(e).split(': ', 1)[-1]); raise HTTPException(503, str(e)) from None
         except concurrent.futures.process.BrokenProcessPool:
             state['pool'].shutdown(wait=False); state['pool'] = None

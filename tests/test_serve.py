@@ -220,7 +220,7 @@ def test_training_on_the_live_feedback_file_loses_nothing(files, tmp_path):
     import json
     train = [str(BIN/'facefake-train'), str(SAMPLE), str(tmp_path/'retrained'), '--feedback', str(tmp_path/'feedback.sqlite'),
              '--uploads', str(tmp_path/'uploads'), '--limit', '20', '--size', '64']
-    run = fault_run(files/'models', tmp_path, [face(10 + k) for k in range(4)], train, seconds=20)
+    run = fault_run(files/'models', tmp_path, [face(10 + k) for k in range(4)], train, seconds=15)   # and until training ends
     _no_loss(run)
     fb = json.loads((tmp_path/'retrained'/'card.json').read_text())['training']['feedback']
     assert fb['file'] == 'feedback.sqlite' and len(fb['snapshot_sha256']) == 64 and fb['judgements'] > 0, (fb, run['reader_out'])
@@ -247,4 +247,8 @@ def test_page_calls_the_api(server, files):
         card = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#results .card'))[0]
         assert face(0).name in card.text and ('fake' in card.text or 'real' in card.text)
         assert wait.until(lambda d: d.execute_script("const i = document.querySelector('#results img'); return i && i.complete && i.naturalWidth > 50"))
+        drv.find_element(By.ID, 'files').clear()   # no file: the API answers 422 with a list of field errors, shown as text
+        drv.find_element(By.ID, 'check').click()
+        status = wait.until(lambda d: (t := d.find_element(By.ID, 'status').text).startswith('Error') and t)
+        assert status.startswith('Error 422') and 'Field required' in status and 'object' not in status, status
     finally: drv.quit()
